@@ -1,0 +1,1 @@
+"""ccops: supervise the cc-ci claude loops and rescue their VM."""

@@ -1,0 +1,5 @@
+"""``python -m ccops``."""
+
+from ccops.cli import main
+
+main()

@@ -1,0 +1,108 @@
+"""How one agent process is launched: its argv, its environment, and the exec step.
+
+tmux cannot carry a command longer than about 16 KB, and a prompt can be longer, so ccops
+writes a launch spec (argv, env, cwd) to the state dir and starts ``python -m ccops.agent
+SPEC`` in the pane, which replaces itself with the agent: the pane's pid is the agent's pid
+and the prompt reaches it as one positional argument, never through a pipe or a shell.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import sys
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from ccops.errors import AgentCommandError, RootRefusedError
+from ccops.state import write_atomic
+
+if TYPE_CHECKING:
+    from ccops.config import AgentName, Config
+
+
+@dataclass(frozen=True)
+class LaunchSpec:
+    """Everything needed to exec one agent."""
+
+    argv: list[str]
+    cwd: str
+    env: dict[str, str] = field(default_factory=dict)
+
+
+def agent_argv(config: Config, name: AgentName, prompt: str) -> list[str]:
+    """``claude [--remote-control S] [--dangerously-skip-permissions] PROMPT``."""
+    argv = list(config.claude.command)
+    if config.claude.remote_control:
+        argv += ["--remote-control", config.agent(name).session]
+    if config.claude.skip_permissions:
+        argv.append("--dangerously-skip-permissions")
+    argv.append(prompt)
+    return argv
+
+
+def agent_env(config: Config, name: AgentName, euid: int) -> dict[str, str]:
+    """Variables set for the agent process only; refuses root without the opt-in."""
+    env = {"CCOPS_AGENT": name, "CCOPS_SESSION": config.agent(name).session}
+    if euid == 0:
+        if not config.claude.allow_root:
+            raise RootRefusedError(
+                "refusing to run the agents as root (claude rejects "
+                "--dangerously-skip-permissions there): run ccops as an unprivileged user, "
+                "or set claude.allow_root = true to opt in"
+            )
+        env["IS_SANDBOX"] = "1"
+    return env
+
+
+def launch_spec(config: Config, name: AgentName, prompt: str, euid: int) -> LaunchSpec:
+    """The spec for one agent, checked against this host."""
+    argv = agent_argv(config, name, prompt)
+    if shutil.which(argv[0]) is None:
+        raise AgentCommandError(
+            f"claude.command: {argv[0]!r} is not an executable on PATH: "
+            "install the claude CLI or set claude.command"
+        )
+    return LaunchSpec(
+        argv=argv, cwd=str(config.agent(name).workdir), env=agent_env(config, name, euid)
+    )
+
+
+def write_spec(spec: LaunchSpec, path: Path) -> None:
+    """Store the spec atomically, readable by its owner only."""
+    write_atomic(path, json.dumps(asdict(spec)).encode(), mode=0o600)
+
+
+def pane_command(spec_path: Path) -> list[str]:
+    """The argv tmux runs in the pane: this module, exec'ing the spec."""
+    return [sys.executable, "-m", "ccops.agent", str(spec_path)]
+
+
+def exec_spec(spec_path: Path, environ: Mapping[str, str]) -> int:
+    """Replace this process with the agent described in ``spec_path``.
+
+    Returns (only on failure) the exit status the pane should die with.
+    """
+    try:
+        data = json.loads(spec_path.read_text(encoding="utf-8"))
+        spec = LaunchSpec(**data)
+        os.chdir(spec.cwd)
+    except (OSError, ValueError, TypeError) as error:
+        print(f"ccops: cannot launch agent from {spec_path}: {error}", file=sys.stderr)
+        return 126
+    return _exec(spec.argv, {**environ, **spec.env})
+
+
+def _exec(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    try:
+        os.execvpe(argv[0], list(argv), dict(env))  # noqa: S606 - argv list, no shell
+    except OSError as error:
+        print(f"ccops: cannot run {argv[0]!r}: {error.strerror}", file=sys.stderr)
+        return 127
+
+
+if __name__ == "__main__":
+    raise SystemExit(exec_spec(Path(sys.argv[1]), os.environ))

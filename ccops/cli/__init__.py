@@ -1,0 +1,60 @@
+"""The ``ccops`` command line: one module per command group, errors mapped in one place."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperGroup
+
+from ccops.cli import config as config_cmd
+from ccops.cli import loops as loops_cmd
+from ccops.cli import rehearse as rehearse_cmd
+from ccops.errors import CcopsError
+
+
+class _CcopsGroup(TyperGroup):
+    """Turns a CcopsError anywhere below into one stderr line and its exit code."""
+
+    def invoke(self, ctx: Any) -> Any:
+        try:
+            return super().invoke(ctx)
+        except CcopsError as error:
+            typer.echo(error.line, err=True)
+            raise typer.Exit(error.exit_code) from None
+
+
+app = typer.Typer(
+    cls=_CcopsGroup,
+    help="Run and supervise the cc-ci Builder and Adversary claude loops.",
+    no_args_is_help=True,
+    rich_markup_mode=None,
+    pretty_exceptions_enable=False,
+    add_completion=False,
+)
+app.add_typer(loops_cmd.app, name="loops")
+app.add_typer(config_cmd.app, name="config")
+app.command("rehearse")(rehearse_cmd.rehearse)
+
+
+@app.callback()
+def root(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None,
+        typer.Option(
+            "--config",
+            "-c",
+            help="TOML config file (default: $CCOPS_CONFIG, else /etc/ccops/ccops.toml).",
+            readable=False,  # ccops's own loader says what is wrong, in one line
+        ),
+    ] = None,
+) -> None:
+    """Run and supervise the cc-ci Builder and Adversary claude loops."""
+    ctx.obj = config
+
+
+def main() -> None:
+    """Console-script entry point."""
+    app()

@@ -1,0 +1,5 @@
+"""``python -m ccops.cli``."""
+
+from ccops.cli import main
+
+main()

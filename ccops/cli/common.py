@@ -1,0 +1,60 @@
+"""What the command modules share: the config, JSON and table output."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import typer
+from rich.table import Table
+
+from ccops.config import Config, load_config
+from ccops.loops import LoopState, LoopStatus
+
+
+def print_json(data: Any) -> None:
+    """Pretty JSON on stdout."""
+    typer.echo(json.dumps(data, indent=2, default=str))
+
+
+def duration(seconds: float | None) -> str:
+    """``1h02m``, ``3m05s`` or ``12s``; ``-`` when unknown."""
+    if seconds is None:
+        return "-"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{secs}s"
+
+
+def config_of(ctx: typer.Context) -> Config:
+    """The config named by the root ``--config`` option, loaded on first use."""
+    root = ctx.find_root()
+    if not isinstance(root.obj, Config):
+        root.obj = load_config(root.obj)
+    return root.obj
+
+
+def status_table(statuses: list[LoopStatus]) -> Table:
+    table = Table("loop", "session", "state", "pid", "uptime", "last exit", box=None)
+    style = {LoopState.ALIVE: "green", LoopState.DEAD: "red", LoopState.MISSING: "yellow"}
+    for s in statuses:
+        table.add_row(
+            s.name,
+            s.session,
+            f"[{style[s.state]}]{s.state}[/]",
+            str(s.pid or "-"),
+            duration(s.uptime),
+            _exit_text(s),
+        )
+    return table
+
+
+def _exit_text(status: LoopStatus) -> str:
+    if status.exit_signal is not None:
+        return f"signal {status.exit_signal}"
+    if status.exit_status is not None:
+        return f"status {status.exit_status}"
+    return "killed by a signal" if status.state is LoopState.DEAD else "-"

@@ -1,0 +1,104 @@
+"""``ccops loops start|status|logs|stop|attach``: the two agent loops in tmux."""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from enum import StrEnum
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from ccops.cli.common import config_of, print_json, status_table
+from ccops.config import AgentName
+from ccops.errors import ConfigError, NotRunningError
+from ccops.logs import follow, tail
+from ccops.loops import Loops, LoopState, selected
+
+app = typer.Typer(help="Run the Builder and Adversary loops in tmux.", no_args_is_help=True)
+
+
+class Agent(StrEnum):
+    builder = "builder"
+    adversary = "adversary"
+
+
+AgentArg = Annotated[Agent | None, typer.Argument(help="builder or adversary (default: both).")]
+RequiredAgentArg = Annotated[Agent, typer.Argument(help="builder or adversary.")]
+
+
+def _name(agent: Agent | None) -> AgentName | None:
+    return None if agent is None else agent.value
+
+
+@app.command()
+def start(ctx: typer.Context, agent: AgentArg = None) -> None:
+    """Start the loop(s): alive → left alone, dead → respawned, missing → created."""
+    loops = Loops(config_of(ctx))
+    for name in selected(_name(agent)):
+        action = loops.start(name)
+        typer.echo(f"{name} ({loops.session(name)}): {action}")
+
+
+@app.command()
+def status(
+    ctx: typer.Context,
+    agent: AgentArg = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show each loop: alive/dead/missing, pid, uptime, last exit status."""
+    loops = Loops(config_of(ctx))
+    statuses = [loops.status(name) for name in selected(_name(agent))]
+    if as_json:
+        print_json([s.as_dict() for s in statuses])
+    else:
+        Console().print(status_table(statuses))
+
+
+@app.command()
+def logs(
+    ctx: typer.Context,
+    agent: RequiredAgentArg,
+    lines: Annotated[int, typer.Option("-n", "--lines", min=1, help="Lines to show.")] = 50,
+    follow_: Annotated[
+        bool, typer.Option("-f", "--follow", help="Keep printing new output.")
+    ] = False,
+) -> None:
+    """Show a loop's output (kept in a log file across restarts; terminal codes stripped)."""
+    path = Loops(config_of(ctx)).log_file(agent.value)
+    if not path.exists():
+        raise NotRunningError(
+            f"no log yet for {agent.value} at {path}: start it with ccops loops start"
+        )
+    for line in tail(path, lines):
+        typer.echo(line)
+    if follow_:
+        try:
+            for line in follow(path, sleep=time.sleep):
+                typer.echo(line)
+        except KeyboardInterrupt:
+            return
+
+
+@app.command()
+def stop(ctx: typer.Context, agent: AgentArg = None) -> None:
+    """Stop the loop(s): kill ccops's own sessions and nothing else."""
+    loops = Loops(config_of(ctx))
+    for name in selected(_name(agent)):
+        done = loops.stop(name)
+        typer.echo(f"{name} ({loops.session(name)}): {'stopped' if done else 'not running'}")
+
+
+@app.command()
+def attach(ctx: typer.Context, agent: RequiredAgentArg) -> None:
+    """Attach this terminal to a loop's tmux session (detach: Ctrl-b d)."""
+    loops = Loops(config_of(ctx))
+    name: AgentName = agent.value
+    if loops.status(name).state is LoopState.MISSING:
+        raise NotRunningError(f"{name} has no session: start it with ccops loops start {name}")
+    if not sys.stdin.isatty():
+        raise ConfigError("attach needs a terminal on stdin")
+    argv = loops.tmux.attach_argv(loops.session(name))
+    os.execvp(argv[0], argv)  # noqa: S606 - argv list, no shell

@@ -1,0 +1,228 @@
+"""ccops configuration: one TOML file, overridden by ``CCOPS_<SECTION>__<KEY>`` variables.
+
+Where the file comes from: ``--config FILE``, else ``$CCOPS_CONFIG``, else
+``/etc/ccops/ccops.toml`` when it exists, else the built-in defaults (the seed's layout).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shlex
+import tomllib
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit, urlunsplit
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_settings import (
+    BaseSettings,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from ccops.errors import ConfigError
+
+DEFAULT_CONFIG_FILE = Path("/etc/ccops/ccops.toml")
+ENV_PREFIX = "CCOPS_"
+AgentName = Literal["builder", "adversary"]
+AGENT_NAMES: tuple[AgentName, ...] = ("builder", "adversary")
+
+_TMUX_NAME = r"^[A-Za-z0-9_-]+$"
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class TmuxConfig(_Section):
+    socket: str = Field("ccops", pattern=_TMUX_NAME, description="ccops's own tmux server (-L)")
+
+
+class ClaudeConfig(_Section):
+    command: Annotated[list[str], NoDecode] = Field(
+        default_factory=lambda: ["claude"], min_length=1, description="program or argv list"
+    )
+    remote_control: bool = True
+    skip_permissions: bool = True
+    allow_root: bool = False
+
+    @field_validator("command", mode="before")
+    @classmethod
+    def _split_command(cls, value: Any) -> Any:
+        """Accept an argv list, a JSON list, or a shell-style string."""
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else shlex.split(text)
+        return value
+
+
+class AgentConfig(_Section):
+    session: str = Field(pattern=_TMUX_NAME)
+    workdir: Path
+    prompt: Path | None = Field(None, description="Jinja2 template; empty = built-in")
+
+    @field_validator("workdir")
+    @classmethod
+    def _absolute(cls, value: Path) -> Path:
+        if not value.is_absolute():
+            raise ValueError("must be an absolute path")
+        return value
+
+    @field_validator("prompt", mode="before")
+    @classmethod
+    def _empty_is_builtin(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class BuilderConfig(AgentConfig):
+    session: str = Field("cc-ci-builder", pattern=_TMUX_NAME)
+    workdir: Path = Path("/srv/cc-ci/cc-ci")
+
+
+class AdversaryConfig(AgentConfig):
+    session: str = Field("cc-ci-adv", pattern=_TMUX_NAME)
+    workdir: Path = Path("/srv/cc-ci/cc-ci-adv")
+
+
+class AgentsConfig(_Section):
+    builder: BuilderConfig = BuilderConfig()
+    adversary: AdversaryConfig = AdversaryConfig()
+
+    @model_validator(mode="after")
+    def _distinct(self) -> AgentsConfig:
+        if self.builder.session == self.adversary.session:
+            raise ValueError("builder and adversary need different session names")
+        return self
+
+
+class PathsConfig(_Section):
+    plan_dir: Path = Path("/srv/cc-ci/cc-ci-plan")
+    state_dir: Path = Path("/var/lib/ccops")
+
+
+class RepoConfig(_Section):
+    url: str = Field("", description="the cc-ci repo (the seed's CC_CI_REPO); optional")
+
+
+class WatchdogConfig(_Section):
+    interval: int = Field(300, gt=0, description="seconds between watchdog ticks")
+
+
+class HandoffConfig(_Section):
+    interval: int = Field(30, gt=0, description="seconds between handoff ticks")
+
+
+class Config(BaseSettings):
+    """The effective configuration. Build it with :func:`load_config`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    tmux: TmuxConfig = TmuxConfig()
+    claude: ClaudeConfig = ClaudeConfig()
+    agents: AgentsConfig = AgentsConfig()
+    paths: PathsConfig = PathsConfig()
+    repo: RepoConfig = RepoConfig()
+    watchdog: WatchdogConfig = WatchdogConfig()
+    handoff: HandoffConfig = HandoffConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment beats the file (passed as init values), which beats defaults."""
+        return (env_settings, init_settings)
+
+    def agent(self, name: AgentName) -> AgentConfig:
+        """The config of one agent by name."""
+        agent: AgentConfig = getattr(self.agents, name)
+        return agent
+
+    def public_dict(self) -> dict[str, Any]:
+        """The config as plain data with secrets masked (for ``config show``)."""
+        data = self.model_dump(mode="json")
+        data["repo"]["url"] = mask_url_secret(self.repo.url)
+        return data
+
+
+def mask_url_secret(url: str) -> str:
+    """Hide a password or token in a URL's user-info part."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    host = parts.hostname or ""
+    if parts.port:
+        host = f"{host}:{parts.port}"
+    return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def config_path(explicit: Path | None) -> Path | None:
+    """The file to read: the explicit one, ``$CCOPS_CONFIG``, /etc/ccops, or none."""
+    if explicit is not None:
+        return explicit
+    from_env = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    if from_env:
+        return Path(from_env)
+    return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.exists() else None
+
+
+def load_config(explicit: Path | None = None) -> Config:
+    """Read, merge and validate the config; any problem is a one-line ConfigError."""
+    path = config_path(explicit)
+    values = _read_toml(path) if path else {}
+    try:
+        return Config(**values)
+    except ValidationError as exc:
+        raise ConfigError(_describe(exc, path)) from None
+    except ValueError as exc:  # a malformed value in an environment variable
+        raise ConfigError(f"environment: {exc}") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a directory, expected a TOML file") from None
+    except PermissionError:
+        raise ConfigError(f"config file {path} is not readable by this user") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+
+
+_EXPECTED = {
+    "extra_forbidden": "unknown key",
+    "string_pattern_mismatch": "expected only letters, digits, '-' and '_'",
+}
+
+
+def _describe(exc: ValidationError, path: Path | None) -> str:
+    """One line: which key, where it came from, what is expected."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"] if not str(part).startswith("function-")]
+    key = ".".join(loc) or "(top level)"
+    env_name = ENV_PREFIX + "__".join(part.upper() for part in loc)
+    if env_name in os.environ:
+        source = f"environment variable {env_name}"
+    elif any(name.startswith(env_name + "__") for name in os.environ):
+        source = f"environment variables {env_name}__*"
+    elif path is not None:
+        source = f"config file {path}"
+    else:
+        source = "built-in defaults"
+    expected = _EXPECTED.get(error["type"], re.sub(r"^Value error, ", "", error["msg"]))
+    more = len(exc.errors()) - 1
+    suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
+    return f"{key}: {expected} (from {source}){suffix}"

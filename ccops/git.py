@@ -1,0 +1,60 @@
+"""The one module that runs git."""
+
+from __future__ import annotations
+
+import subprocess
+from pathlib import Path
+
+from ccops.errors import CcopsError
+
+GIT_TIMEOUT = 60.0
+_IDENTITY = ("-c", "user.name=ccops", "-c", "user.email=ccops@localhost")
+
+
+class GitError(CcopsError):
+    """A git command failed."""
+
+
+def git(*args: str, cwd: Path | None = None) -> str:
+    """Run git with ``args``; its stdout, or GitError with its stderr."""
+    try:
+        result = subprocess.run(
+            ["git", *_IDENTITY, *args],
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
+    except FileNotFoundError:
+        raise GitError("git is not installed: install it (apt-get install git)") from None
+    except subprocess.TimeoutExpired:
+        raise GitError(f"git {args[0]} took more than {GIT_TIMEOUT:.0f} s in {cwd}") from None
+    if result.returncode != 0:
+        raise GitError(f"git {args[0]} in {cwd}: {result.stderr.strip()}")
+    return result.stdout
+
+
+def init_bare(path: Path, branch: str = "main") -> None:
+    """A new bare repository with ``branch`` as its default."""
+    git("init", "--bare", "--quiet", f"--initial-branch={branch}", str(path))
+
+
+def clone(url: str, path: Path) -> None:
+    """Clone ``url`` into ``path`` (with its upstream set)."""
+    git("clone", "--quiet", url, str(path))
+
+
+def commit_and_push(clone_dir: Path, message: str) -> None:
+    """Commit everything in the work tree and push it upstream."""
+    git("add", "--all", cwd=clone_dir)
+    git("commit", "--quiet", "-m", message, cwd=clone_dir)
+    git("push", "--quiet", "origin", "HEAD", cwd=clone_dir)
+
+
+def show_file(git_dir: Path, rev: str, path: str) -> str | None:
+    """A file's text at ``rev`` in a repository, or None when it is absent."""
+    try:
+        return git("--git-dir", str(git_dir), "show", f"{rev}:{path}")
+    except GitError:
+        return None

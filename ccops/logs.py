@@ -1,0 +1,42 @@
+"""Read a loop's log: the raw terminal stream tmux piped to a file, made readable."""
+
+from __future__ import annotations
+
+import re
+from collections import deque
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+# CSI, OSC (BEL- or ST-terminated), and two-byte escapes; then other control characters.
+_ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
+_CONTROLS = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+
+
+def clean(text: str) -> str:
+    """Strip terminal escape sequences and control characters."""
+    return _CONTROLS.sub("", _ESCAPES.sub("", text.replace("\r\n", "\n").replace("\r", "\n")))
+
+
+def _readable_lines(chunk: str) -> list[str]:
+    return [line for line in clean(chunk).split("\n") if line.strip()]
+
+
+def tail(path: Path, count: int) -> list[str]:
+    """The last ``count`` non-blank lines of the log."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        last: deque[str] = deque(maxlen=count)
+        for raw in handle:
+            last.extend(_readable_lines(raw))
+        return list(last)
+
+
+def follow(path: Path, sleep: Callable[[float], None], interval: float = 0.5) -> Iterator[str]:
+    """Yield new lines as they are appended, forever."""
+    with path.open(encoding="utf-8", errors="replace") as handle:
+        handle.seek(0, 2)
+        while True:
+            chunk = handle.read()
+            if chunk:
+                yield from _readable_lines(chunk)
+            else:
+                sleep(interval)

@@ -1,0 +1,167 @@
+"""Start, inspect and stop the agent loops: one tmux session per agent, idempotently."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import filelock
+
+from ccops.agent import launch_spec, pane_command, write_spec
+from ccops.config import AgentName, Config
+from ccops.errors import BusyError, ConfigError
+from ccops.prompts import render_prompt
+from ccops.tmux import Pane, TmuxServer
+
+LOCK_TIMEOUT = 30.0
+
+
+class LoopState(StrEnum):
+    ALIVE = "alive"
+    DEAD = "dead"
+    MISSING = "missing"
+
+
+class StartAction(StrEnum):
+    RUNNING = "already running"
+    RESPAWNED = "respawned"
+    CREATED = "created"
+
+
+@dataclass(frozen=True)
+class LoopStatus:
+    """One loop as seen now."""
+
+    name: AgentName
+    session: str
+    state: LoopState
+    pid: int | None = None
+    uptime: float | None = None
+    exit_status: int | None = None
+    exit_signal: int | None = None
+    died_at: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+class Loops:
+    """The Builder and Adversary loops of one config."""
+
+    def __init__(self, config: Config) -> None:
+        self.config = config
+        self.tmux = TmuxServer(config.tmux.socket)
+        self.state_dir = config.paths.state_dir
+
+    def session(self, name: AgentName) -> str:
+        return self.config.agent(name).session
+
+    def log_file(self, name: AgentName) -> Path:
+        """The loop's output log (tmux pipe-pane), kept across restarts."""
+        return self.state_dir / "logs" / f"{self.session(name)}.log"
+
+    def status(self, name: AgentName) -> LoopStatus:
+        """alive/dead/missing with pid, uptime and last exit status."""
+        return _status(name, self.session(name), self.tmux.pane(self.session(name)))
+
+    def start(self, name: AgentName) -> StartAction:
+        """Alive → nothing; dead → respawn; missing → create. Never duplicates."""
+        session = self.session(name)
+        with self._lock(session):
+            pane = self.tmux.pane(session)
+            if pane is not None and not pane.dead:
+                return StartAction.RUNNING
+            command = self._prepare(name)
+            workdir = self.config.agent(name).workdir
+            if pane is None:
+                self.tmux.create(session, workdir, command, self.log_file(name))
+                return StartAction.CREATED
+            self.tmux.respawn(session, workdir, command)
+            return StartAction.RESPAWNED
+
+    def stop(self, name: AgentName) -> bool:
+        """Kill the loop's session; False when there was none."""
+        session = self.session(name)
+        with self._lock(session):
+            return self.tmux.kill(session)
+
+    def _prepare(self, name: AgentName) -> list[str]:
+        """Check the workdir, render the prompt, write the launch spec."""
+        workdir = self.config.agent(name).workdir
+        if not workdir.is_dir():
+            raise ConfigError(
+                f"agents.{name}.workdir: {workdir} is not a directory: "
+                "clone the repo there or set agents.{name}.workdir".replace("{name}", name)
+            )
+        spec = launch_spec(self.config, name, render_prompt(self.config, name), os.geteuid())
+        spec_path = self.state_dir / "launch" / f"{self.session(name)}.json"
+        write_spec(spec, spec_path)
+        self.log_file(name).parent.mkdir(parents=True, exist_ok=True)
+        return pane_command(spec_path)
+
+    @contextmanager
+    def _lock(self, session: str) -> Iterator[None]:
+        path = self.state_dir / "locks" / f"{session}.lock"
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(
+                f"paths.state_dir: cannot create {path.parent}: {error.strerror}"
+            ) from None
+        try:
+            with filelock.FileLock(path, timeout=LOCK_TIMEOUT):
+                yield
+        except filelock.Timeout:
+            raise BusyError(
+                f"another ccops holds {path} for more than {LOCK_TIMEOUT:.0f} s"
+            ) from None
+
+
+def selected(name: AgentName | None) -> Iterable[AgentName]:
+    """One agent, or both when no name is given."""
+    return (name,) if name else ("builder", "adversary")
+
+
+def _status(name: AgentName, session: str, pane: Pane | None) -> LoopStatus:
+    if pane is None:
+        return LoopStatus(name, session, LoopState.MISSING)
+    if pane.dead:
+        return LoopStatus(
+            name,
+            session,
+            LoopState.DEAD,
+            pid=pane.pid,
+            exit_status=pane.exit_status,
+            exit_signal=pane.exit_signal,
+            died_at=pane.died_at,
+        )
+    return LoopStatus(name, session, LoopState.ALIVE, pid=pane.pid, uptime=_age(pane.pid))
+
+
+def _age(pid: int | None) -> float | None:
+    """Seconds since the process started, from /proc; None when unknown."""
+    if pid is None:
+        return None
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+        boot_uptime = float(Path("/proc/uptime").read_text().split()[0])
+    except OSError:
+        return None
+    started_ticks = int(stat.rsplit(")", 1)[1].split()[19])
+    return max(0.0, boot_uptime - started_ticks / os.sysconf("SC_CLK_TCK"))
+
+
+def wait_for(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
+    """Poll ``predicate`` until it is true or ``timeout`` seconds pass."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())

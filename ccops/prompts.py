@@ -1,0 +1,67 @@
+"""Render the agents' prompts (Jinja2 templates in ``prompts/``) from the config."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from ccops.config import AgentName, Config, mask_url_secret
+from ccops.errors import ConfigError
+
+CLAIM_MARKER = "CLAIMED"
+_HERE = Path(__file__).resolve().parent
+# In a wheel the templates sit inside the package; in a checkout, beside it.
+_BUILTIN_DIRS = (_HERE / "prompts", _HERE.parent / "prompts")
+
+
+def builtin_prompt_dir() -> Path:
+    """Where the shipped templates live (package data, or the checkout's prompts/)."""
+    for directory in _BUILTIN_DIRS:
+        if (directory / "builder.md").is_file():
+            return directory
+    raise ConfigError("the built-in prompts are missing from this ccops install: reinstall ccops")
+
+
+def template_path(config: Config, name: AgentName) -> Path:
+    """The agent's template: its configured ``prompt`` or the built-in one."""
+    return config.agent(name).prompt or builtin_prompt_dir() / f"{name}.md"
+
+
+def prompt_context(config: Config, name: AgentName) -> dict[str, Any]:
+    """The variables every template gets."""
+    agents = {
+        n: {"name": n, **config.agent(n).model_dump(mode="json")} for n in ("builder", "adversary")
+    }
+    return {
+        "agent": agents[name],
+        "builder": agents["builder"],
+        "adversary": agents["adversary"],
+        "plan_dir": str(config.paths.plan_dir),
+        "repo_url": mask_url_secret(config.repo.url),
+        "handoff_interval": config.handoff.interval,
+        "watchdog_interval": config.watchdog.interval,
+        "claim_marker": CLAIM_MARKER,
+    }
+
+
+def render_prompt(config: Config, name: AgentName) -> str:
+    """The agent's rendered prompt; a broken template is a one-line ConfigError."""
+    path = template_path(config, name)
+    key = f"agents.{name}.prompt"
+    environment = jinja2.Environment(  # noqa: S701 - Markdown for a terminal, not HTML
+        loader=jinja2.FileSystemLoader(path.parent),
+        undefined=jinja2.StrictUndefined,
+        keep_trailing_newline=True,
+    )
+    try:
+        return environment.get_template(path.name).render(prompt_context(config, name))
+    except jinja2.TemplateNotFound:
+        raise ConfigError(f"{key}: template {path} does not exist") from None
+    except jinja2.TemplateSyntaxError as error:
+        raise ConfigError(f"{key}: {path} line {error.lineno}: {error.message}") from None
+    except jinja2.UndefinedError as error:
+        raise ConfigError(f"{key}: {path}: {error.message}") from None
+    except (OSError, UnicodeDecodeError) as error:
+        raise ConfigError(f"{key}: cannot read {path}: {error}") from None

@@ -1,0 +1,238 @@
+"""``ccops rehearse``: the main job end to end on a throwaway workspace.
+
+A bare git repo stands in for cc-ci, the Builder and Adversary get their own clones, and a
+stand-in agent that ships with ccops (``ccops.standin``) plays claude. Each step is checked
+and lands on a timeline; a failed check is a RehearsalError.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import sys
+import tempfile
+import time
+import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ccops import git
+from ccops.config import AGENT_NAMES, AgentName, Config
+from ccops.errors import RehearsalError
+from ccops.loops import Loops, LoopState, LoopStatus, StartAction, wait_for
+from ccops.prompts import CLAIM_MARKER, render_prompt
+
+WAIT = 20.0
+
+
+@dataclass
+class Timeline:
+    """What happened, with seconds since the start."""
+
+    report: Callable[[str], None]
+    started: float = field(default_factory=time.monotonic)
+    events: list[tuple[float, str]] = field(default_factory=list)
+
+    def add(self, text: str) -> None:
+        self.events.append((time.monotonic() - self.started, text))
+        self.report(text)
+
+
+@dataclass(frozen=True)
+class Workspace:
+    """The throwaway world of one rehearsal."""
+
+    root: Path
+
+    @property
+    def origin(self) -> Path:
+        return self.root / "cc-ci.git"
+
+    @property
+    def records(self) -> Path:
+        return self.root / "records"
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "ccops.toml"
+
+    def record(self, session: str) -> list[dict[str, Any]]:
+        """The stand-in's log for one session."""
+        path = self.records / f"{session}.jsonl"
+        if not path.exists():
+            return []
+        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def create_workspace(root: Path) -> Workspace:
+    """Bare origin with a first commit, two clones, a plan dir, and a config pointing there."""
+    ws = Workspace(root)
+    git.init_bare(ws.origin)
+    seed = root / "seed"
+    git.clone(str(ws.origin), seed)
+    (seed / "README.md").write_text("# cc-ci (rehearsal stand-in)\n")
+    (seed / "STATUS.md").write_text("# STATUS\n")
+    git.commit_and_push(seed, "seed the rehearsal repo")
+    shutil.rmtree(seed)
+    for clone in ("cc-ci", "cc-ci-adv"):
+        git.clone(str(ws.origin), root / clone)
+    (root / "cc-ci-plan").mkdir()
+    (root / "cc-ci-plan" / "plan.md").write_text("# Plan (rehearsal)\n")
+    ws.config_file.write_text(_config_toml(ws))
+    return ws
+
+
+def _config_toml(ws: Workspace) -> str:
+    command = [
+        sys.executable, "-m", "ccops.standin",
+        "--record", str(ws.records / "{session}.jsonl"), "--role", "auto",
+    ]  # fmt: skip
+    root = ws.root
+    return f"""# ccops rehearsal config: a stand-in agent on a throwaway workspace
+[tmux]
+socket = "ccops-rehearsal-{os.getpid()}"
+
+[claude]
+command = {json.dumps(command)}
+allow_root = {"true" if os.geteuid() == 0 else "false"}
+
+[agents.builder]
+workdir = "{root / "cc-ci"}"
+
+[agents.adversary]
+workdir = "{root / "cc-ci-adv"}"
+
+[paths]
+plan_dir = "{root / "cc-ci-plan"}"
+state_dir = "{root / "state"}"
+
+[repo]
+url = "{ws.origin}"
+"""
+
+
+def load_rehearsal_config(ws: Workspace) -> Config:
+    """The workspace's config, deliberately deaf to CCOPS_* variables."""
+    return Config.model_validate(tomllib.loads(ws.config_file.read_text()))
+
+
+class Rehearsal:
+    """Runs the checks in order against one workspace."""
+
+    def __init__(self, ws: Workspace, timeline: Timeline, show: Callable[[list[LoopStatus]], None]):
+        self.ws = ws
+        self.timeline = timeline
+        self.show = show
+        self.config = load_rehearsal_config(ws)
+        self.loops = Loops(self.config)
+
+    def run(self) -> None:
+        try:
+            self.start_both()
+            self.check_prompts()
+            self.show(self.statuses())
+            self.check_claim_pushed()
+            self.check_start_is_idempotent()
+            self.kill_and_recover("adversary")
+            self.show(self.statuses())
+            self.stop_both()
+        finally:
+            for name in AGENT_NAMES:
+                self.loops.stop(name)
+
+    def statuses(self) -> list[LoopStatus]:
+        return [self.loops.status(name) for name in AGENT_NAMES]
+
+    def start_both(self) -> None:
+        for name in AGENT_NAMES:
+            action = self.loops.start(name)
+            self.timeline.add(f"{name}: {action} (pid {self.loops.status(name).pid})")
+        for name in AGENT_NAMES:
+            self._wait(lambda n=name: self._starts(n) >= 1, f"{name} stand-in to start")  # type: ignore[misc]
+
+    def check_prompts(self) -> None:
+        for name in AGENT_NAMES:
+            start = self._records(name, "start")[-1]
+            prompt = render_prompt(self.config, name)
+            if start["argv"][-1] != prompt:
+                raise RehearsalError(f"{name} did not receive its prompt as one argument")
+            self.timeline.add(
+                f"{name}: prompt arrived as one argument ({len(prompt)} chars), "
+                f"IS_SANDBOX={start.get('is_sandbox')}"
+            )
+
+    def check_claim_pushed(self) -> None:
+        def claimed() -> bool:
+            text = git.show_file(self.ws.origin, "HEAD", "STATUS.md") or ""
+            return CLAIM_MARKER in text
+
+        self._wait(claimed, "the builder to push a CLAIMED gate")
+        self.timeline.add(f"builder: pushed STATUS.md with a {CLAIM_MARKER} gate")
+
+    def check_start_is_idempotent(self) -> None:
+        before = {name: self.loops.status(name).pid for name in AGENT_NAMES}
+        for name in AGENT_NAMES:
+            if self.loops.start(name) is not StartAction.RUNNING:
+                raise RehearsalError(f"a second start of {name} did not leave it alone")
+        if {name: self.loops.status(name).pid for name in AGENT_NAMES} != before:
+            raise RehearsalError("a second start changed a live loop's pid")
+        self.timeline.add("start again: both already running, same pids")
+
+    def kill_and_recover(self, name: AgentName) -> None:
+        pid = self.loops.status(name).pid
+        if pid is None:
+            raise RehearsalError(f"{name} has no pid to kill")
+        os.kill(pid, signal.SIGKILL)
+        self._wait(
+            lambda: self.loops.status(name).state is LoopState.DEAD, f"{name} to be seen dead"
+        )
+        self.timeline.add(f"{name}: killed (pid {pid}), status dead")
+        starts = self._starts(name)
+        action = self.loops.start(name)
+        self._wait(lambda: self._starts(name) > starts, f"{name} to come back")
+        new_pid = self.loops.status(name).pid
+        self.timeline.add(f"{name}: {action}, alive again (pid {new_pid})")
+
+    def stop_both(self) -> None:
+        for name in AGENT_NAMES:
+            self.loops.stop(name)
+        if any(s.state is not LoopState.MISSING for s in self.statuses()):
+            raise RehearsalError("a loop survived stop")
+        if any(self.loops.stop(name) for name in AGENT_NAMES):
+            raise RehearsalError("a second stop found something to stop")
+        self.timeline.add("stop: both sessions gone; stop again: nothing to do")
+
+    def _records(self, name: AgentName, event: str) -> list[dict[str, Any]]:
+        session = self.config.agent(name).session
+        return [r for r in self.ws.record(session) if r.get("event") == event]
+
+    def _starts(self, name: AgentName) -> int:
+        return len(self._records(name, "start"))
+
+    def _wait(self, predicate: Callable[[], bool], what: str) -> None:
+        if not wait_for(predicate, WAIT):
+            raise RehearsalError(f"waited {WAIT:.0f} s for {what}")
+
+
+def rehearse(
+    report: Callable[[str], None],
+    show: Callable[[list[LoopStatus]], None],
+    keep: bool = False,
+) -> Timeline:
+    """Run the whole rehearsal; the workspace is removed afterwards unless ``keep``."""
+    timeline = Timeline(report)
+    root = Path(tempfile.mkdtemp(prefix="ccops-rehearsal-"))
+    try:
+        ws = create_workspace(root)
+        timeline.add(f"workspace ready at {root}")
+        Rehearsal(ws, timeline, show).run()
+    finally:
+        if keep:
+            report(f"workspace kept: {root} (config {root / 'ccops.toml'})")
+        else:
+            shutil.rmtree(root, ignore_errors=True)
+    return timeline

@@ -1,0 +1,122 @@
+"""The one module that talks to tmux: ccops's own server, sessions targeted by exact name.
+
+Every call goes to ``tmux -L <socket>`` (never the user's default server) and every target
+is ``=name:`` so ``cc-ci-builder`` can never match ``cc-ci-builder-old``.
+"""
+
+from __future__ import annotations
+
+import shlex
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+import libtmux
+from libtmux import exc as libtmux_exc
+
+from ccops.errors import TmuxError
+
+PANE_FORMAT = "\t".join(
+    [
+        "#{pane_dead}",
+        "#{pane_dead_status}",
+        "#{pane_dead_signal}",
+        "#{pane_pid}",
+        "#{pane_dead_time}",
+    ]
+)
+_NO_SERVER = ("no server running", "error connecting to")
+_NO_SESSION = ("can't find session", "can't find window", "can't find pane")
+WINDOW_SIZE = ("200", "50")
+
+
+@dataclass(frozen=True)
+class Pane:
+    """What tmux reports about a session's only pane."""
+
+    dead: bool
+    pid: int | None
+    exit_status: int | None
+    exit_signal: int | None
+    died_at: int | None
+
+
+def target(session: str) -> str:
+    """The exact-match target for a session's current window."""
+    return f"={session}:"
+
+
+class TmuxServer:
+    """ccops's tmux server on its own socket."""
+
+    def __init__(self, socket_name: str) -> None:
+        self.socket_name = socket_name
+        self._server = libtmux.Server(socket_name=socket_name)
+
+    def _run(self, *args: str) -> list[str]:
+        """Run one tmux command line; raise TmuxError with tmux's own words on failure."""
+        try:
+            result = self._server.cmd(*args)
+        except libtmux_exc.TmuxCommandNotFound:
+            raise TmuxError("tmux is not installed: install it (apt-get install tmux)") from None
+        if result.returncode != 0:
+            message = " ".join(result.stderr) or f"exit status {result.returncode}"
+            raise TmuxError(f"tmux -L {self.socket_name} {args[0]}: {message}")
+        return list(result.stdout)
+
+    def _query(self, *args: str) -> list[str] | None:
+        """Like _run, but a missing server or session is None instead of an error."""
+        try:
+            return self._run(*args)
+        except TmuxError as error:
+            if any(text in str(error) for text in _NO_SERVER + _NO_SESSION):
+                return None
+            raise
+
+    def pane(self, session: str) -> Pane | None:
+        """The session's pane, or None when the session does not exist."""
+        lines = self._query("list-panes", "-t", target(session), "-F", PANE_FORMAT)
+        if not lines:
+            return None
+        dead, status, signal, pid, died_at = lines[0].split("\t")
+        return Pane(
+            dead=dead == "1",
+            pid=_int_or_none(pid),
+            exit_status=_int_or_none(status),
+            exit_signal=_int_or_none(signal),
+            died_at=_int_or_none(died_at),
+        )
+
+    def sessions(self) -> list[str]:
+        """Names of all sessions on this server."""
+        return self._query("list-sessions", "-F", "#{session_name}") or []
+
+    def create(self, session: str, cwd: Path, command: Sequence[str], log: Path) -> None:
+        """Create a detached session running ``command`` (argv, no shell), logged to ``log``.
+
+        ``remain-on-exit`` is set in the same tmux call, before the program starts, so a
+        program that dies at once still leaves its exit status to read.
+        """
+        pipe = f"umask 077; exec cat >> {shlex.quote(str(log))}"
+        self._run(
+            "set-option", "-g", "remain-on-exit", "on", ";",
+            "new-session", "-d", "-s", session, "-x", WINDOW_SIZE[0], "-y", WINDOW_SIZE[1],
+            "-c", str(cwd), *command, ";",
+            "pipe-pane", "-o", "-t", target(session), pipe,
+        )  # fmt: skip
+
+    def respawn(self, session: str, cwd: Path, command: Sequence[str]) -> None:
+        """Run ``command`` again in the session's dead pane (its log pipe stays)."""
+        self._run("respawn-pane", "-k", "-t", target(session), "-c", str(cwd), *command)
+
+    def kill(self, session: str) -> bool:
+        """Kill one session; False when it did not exist."""
+        return self._query("kill-session", "-t", target(session)) is not None
+
+    def attach_argv(self, session: str) -> list[str]:
+        """The command line that attaches a terminal to the session."""
+        return ["tmux", "-L", self.socket_name, "attach-session", "-t", target(session)]
+
+
+def _int_or_none(text: str) -> int | None:
+    return int(text) if text.strip().lstrip("-").isdigit() else None

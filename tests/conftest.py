@@ -1,0 +1,113 @@
+"""Fixtures: a private tmux world per test, real git repos, a stand-in agent."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ccops.config import Config, load_config
+from ccops.loops import wait_for
+
+CCOPS = [sys.executable, "-m", "ccops.cli"]
+
+
+@pytest.fixture(autouse=True)
+def private_tmux(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """Every tmux server a test touches lives in its own TMUX_TMPDIR, never the user's."""
+    tmpdir = tmp_path_factory.mktemp("tmux")
+    monkeypatch.setenv("TMUX_TMPDIR", str(tmpdir))
+    monkeypatch.delenv("TMUX", raising=False)
+    monkeypatch.delenv("TMUX_PANE", raising=False)
+    monkeypatch.delenv("IS_SANDBOX", raising=False)  # this very machine may set it
+    for name in list(os.environ):
+        if name.startswith("CCOPS_"):
+            monkeypatch.delenv(name)
+    yield tmpdir
+    for socket in (tmpdir / f"tmux-{os.getuid()}").glob("*"):
+        subprocess.run(["tmux", "-L", socket.name, "kill-server"], capture_output=True, check=False)
+
+
+@dataclass
+class Setup:
+    """Two clones, a state dir and a config whose agent is the stand-in."""
+
+    root: Path
+    socket: str
+
+    @property
+    def config_file(self) -> Path:
+        return self.root / "ccops.toml"
+
+    @property
+    def records(self) -> Path:
+        return self.root / "records"
+
+    def write_config(self, **sections: dict[str, Any]) -> Path:
+        """Write the TOML config; ``sections`` add or override keys."""
+        base: dict[str, dict[str, Any]] = {
+            "tmux": {"socket": self.socket},
+            "claude": {
+                "command": [
+                    sys.executable, "-m", "ccops.standin",
+                    "--record", str(self.records / "{session}.jsonl"),
+                ],
+                "allow_root": True,
+            },
+            "agents.builder": {"workdir": str(self.root / "builder")},
+            "agents.adversary": {"workdir": str(self.root / "adversary")},
+            "paths": {"plan_dir": str(self.root / "plan"), "state_dir": str(self.root / "state")},
+        }  # fmt: skip
+        for key, values in sections.items():
+            base.setdefault(key.replace("__", "."), {}).update(values)
+        lines = []
+        for section, values in base.items():
+            lines.append(f"[{section}]")
+            lines += [f"{k} = {json.dumps(v)}" for k, v in values.items()]
+        self.config_file.write_text("\n".join(lines) + "\n")
+        return self.config_file
+
+    def config(self) -> Config:
+        return load_config(self.config_file)
+
+    def records_of(self, session: str, event: str | None = None) -> list[dict[str, Any]]:
+        path = self.records / f"{session}.jsonl"
+        if not path.exists():
+            return []
+        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return [r for r in rows if event is None or r.get("event") == event]
+
+    def wait_started(self, session: str, count: int = 1) -> dict[str, Any]:
+        assert wait_for(lambda: len(self.records_of(session, "start")) >= count, 20)
+        return self.records_of(session, "start")[-1]
+
+    def ccops(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+        """Run the real CLI in a child process with this config."""
+        return subprocess.run(
+            [*CCOPS, "-c", str(self.config_file), *args],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            timeout=60,
+            check=False,
+        )
+
+    def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=False)
+
+
+@pytest.fixture
+def setup(tmp_path: Path) -> Setup:
+    for name in ("builder", "adversary", "plan"):
+        (tmp_path / name).mkdir()
+    result = Setup(root=tmp_path, socket=f"ccops-test-{uuid.uuid4().hex[:8]}")
+    result.write_config()
+    return result
