@@ -21,7 +21,9 @@ CCOPS = [sys.executable, "-m", "ccops.cli"]
 
 
 @pytest.fixture(autouse=True)
-def private_tmux(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+def private_tmux(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[Path]:
     """Every tmux server a test touches lives in its own TMUX_TMPDIR, never the user's."""
     tmpdir = tmp_path_factory.mktemp("tmux")
     monkeypatch.setenv("TMUX_TMPDIR", str(tmpdir))
@@ -89,7 +91,9 @@ class Setup:
         assert wait_for(lambda: len(self.records_of(session, "start")) >= count, 20)
         return self.records_of(session, "start")[-1]
 
-    def ccops(self, *args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    def ccops(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
         """Run the real CLI in a child process with this config."""
         return subprocess.run(
             [*CCOPS, "-c", str(self.config_file), *args],
@@ -101,7 +105,9 @@ class Setup:
         )
 
     def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=False)
+        return subprocess.run(
+            ["tmux", "-L", self.socket, *args], capture_output=True, text=True, check=False
+        )
 
 
 @pytest.fixture

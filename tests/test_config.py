@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -17,10 +18,12 @@ runner = CliRunner()
 
 
 def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
-    import os
-
     return subprocess.run(
-        [*CCOPS, *args], capture_output=True, text=True, env={**os.environ, **(env or {})}, check=False
+        [*CCOPS, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
     )
 
 
@@ -51,7 +54,9 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert config.agents.adversary.session == "cc-ci-adv"
 
 
-def test_ccops_config_variable_names_the_file(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_ccops_config_variable_names_the_file(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     path = tmp_path / "c.toml"
     path.write_text("[watchdog]\ninterval = 60\n")
     monkeypatch.setenv("CCOPS_CONFIG", str(path))
@@ -92,7 +97,9 @@ BAD_FILES = [
 
 
 @pytest.mark.parametrize(("text", "key", "expected"), BAD_FILES)
-def test_bad_file_is_one_line_and_exit_2(tmp_path: Path, text: str, key: str, expected: str) -> None:
+def test_bad_file_is_one_line_and_exit_2(
+    tmp_path: Path, text: str, key: str, expected: str
+) -> None:
     path = tmp_path / "bad.toml"
     path.write_text(text)
     result = run("-c", str(path), "config", "show")
@@ -138,7 +145,15 @@ def test_unreadable_file(tmp_path: Path) -> None:
     path.chmod(0)
     # Drop the capabilities that let root read any file, so the check holds as root too.
     result = subprocess.run(
-        ["setpriv", "--bounding-set=-dac_override,-dac_read_search", *CCOPS, "-c", str(path), "config", "show"],
+        [
+            "setpriv",
+            "--bounding-set=-dac_override,-dac_read_search",
+            *CCOPS,
+            "-c",
+            str(path),
+            "config",
+            "show",
+        ],
         capture_output=True,
         text=True,
         check=False,

@@ -143,7 +143,10 @@ def test_logs_survive_a_restart(setup: Setup) -> None:
     assert wait_for(lambda: loops.status("builder").state is LoopState.DEAD, 10)
     loops.start("builder")
     setup.wait_started("cc-ci-builder", count=2)
-    assert wait_for(lambda: "first-life-marker" in setup.ccops("loops", "logs", "builder", "-n", "500").stdout, 10)
+    assert wait_for(
+        lambda: "first-life-marker" in setup.ccops("loops", "logs", "builder", "-n", "500").stdout,
+        10,
+    )
     log = loops.log_file("builder").read_text(errors="replace")
     assert log.count("stand-in claude") >= 2
 

@@ -84,7 +84,7 @@ def test_custom_template_errors_are_config_errors(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match=r"agents.builder.prompt: .*b.md.*'nope' is undefined"):
         render_prompt(config, "builder")
     broken.write_text("{% if %}")
-    with pytest.raises(ConfigError, match="agents.builder.prompt: .* line 1"):
+    with pytest.raises(ConfigError, match=r"agents.builder.prompt: .* line 1"):
         render_prompt(config, "builder")
     missing = Config.model_validate({"agents": {"builder": {"prompt": str(tmp_path / "none.md")}}})
     with pytest.raises(ConfigError, match="does not exist"):
