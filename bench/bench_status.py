@@ -38,7 +38,9 @@ def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 200
     os.environ["TMUX_TMPDIR"] = tempfile.mkdtemp(prefix="ccops-bench-")
     socket = "ccops-bench"
-    subprocess.run(["tmux", "-L", socket, "new-session", "-d", "-s", SESSION, "sleep", "600"], check=True)
+    subprocess.run(
+        ["tmux", "-L", socket, "new-session", "-d", "-s", SESSION, "sleep", "600"], check=True
+    )
     try:
         ours = TmuxServer(socket)
         orm = libtmux.Server(socket_name=socket)

@@ -99,17 +99,24 @@ class Tmux:
         self.run("send-keys", "-t", f"={SESSION}:", *keys)
 
     def wait_pane_exit(self) -> str:
-        """'<status>:<signal>' of the dead pane, once tmux has reaped its process.
+        """'<status>:<signal>' of the dead pane, once tmux has reaped its process."""
+        return wait_until(self._pane_exit, lambda s: s not in ("", ":"), "pane exit status")
 
-        pane_dead turns 1 when the pty closes, which can be before the status is known.
+    def _pane_exit(self) -> str:
+        """The dead pane's '<status>:<signal>', '' while alive, ':' while not yet reaped.
+
+        tmux 3.3a here sometimes misses SIGCHLD: the pane shows dead (its pty closed) but
+        the child stays a zombie with no status. Re-sending SIGCHLD makes tmux reap it.
         """
-        fields = "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}"
-        dead = wait_until(
-            lambda: self.run("list-panes", "-t", f"={SESSION}:", "-F", fields).strip(),
-            lambda s: s.startswith("1:") and s != "1::",
-            "pane exit status",
+        fields = "#{pane_dead}:#{pane_dead_status}:#{pane_dead_signal}:#{pid}"
+        dead, status, signal_number, server_pid = (
+            self.run("list-panes", "-t", f"={SESSION}:", "-F", fields).strip().split(":")
         )
-        return dead.removeprefix("1:")
+        if dead != "1":
+            return ""
+        if not status and not signal_number:
+            os.kill(int(server_pid), signal.SIGCHLD)
+        return f"{status}:{signal_number}"
 
     def paste(self, text: str) -> None:
         self.run("load-buffer", "-", stdin=text)
