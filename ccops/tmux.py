@@ -6,7 +6,10 @@ is ``=name:`` so ``cc-ci-builder`` can never match ``cc-ci-builder-old``.
 
 from __future__ import annotations
 
+import os
 import shlex
+import signal
+import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,11 +26,16 @@ PANE_FORMAT = "\t".join(
         "#{pane_dead_signal}",
         "#{pane_pid}",
         "#{pane_dead_time}",
+        "#{pid}",
     ]
 )
 _NO_SERVER = ("no server running", "error connecting to")
 _NO_SESSION = ("can't find session", "can't find window", "can't find pane")
 WINDOW_SIZE = ("200", "50")
+# tmux 3.3a sometimes marks a pane dead before it has reaped the child (the status stays
+# empty and the child a zombie); a SIGCHLD to the server makes it reap and record it.
+REAP_NUDGES = 5
+REAP_PAUSE = 0.02
 
 
 @dataclass(frozen=True)
@@ -75,17 +83,30 @@ class TmuxServer:
 
     def pane(self, session: str) -> Pane | None:
         """The session's pane, or None when the session does not exist."""
+        pane, server_pid = self._read_pane(session)
+        for _ in range(REAP_NUDGES):
+            if pane is None or not pane.dead or pane.exit_status is not None:
+                break
+            if pane.exit_signal is not None or server_pid is None:
+                break
+            os.kill(server_pid, signal.SIGCHLD)
+            time.sleep(REAP_PAUSE)
+            pane, server_pid = self._read_pane(session)
+        return pane
+
+    def _read_pane(self, session: str) -> tuple[Pane | None, int | None]:
         lines = self._query("list-panes", "-t", target(session), "-F", PANE_FORMAT)
         if not lines:
-            return None
-        dead, status, signal, pid, died_at = lines[0].split("\t")
-        return Pane(
+            return None, None
+        dead, status, dead_signal, pid, died_at, server_pid = lines[0].split("\t")
+        pane = Pane(
             dead=dead == "1",
             pid=_int_or_none(pid),
             exit_status=_int_or_none(status),
-            exit_signal=_int_or_none(signal),
+            exit_signal=_int_or_none(dead_signal),
             died_at=_int_or_none(died_at),
         )
+        return pane, _int_or_none(server_pid)
 
     def sessions(self) -> list[str]:
         """Names of all sessions on this server."""

@@ -6,10 +6,11 @@ import json
 import os
 import signal
 import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import Setup
+from conftest import CCOPS, Setup
 
 from ccops.loops import Loops, LoopState, StartAction, wait_for
 from ccops.prompts import render_prompt
@@ -193,3 +194,24 @@ def test_root_opt_in_sets_is_sandbox_for_the_agent_only(setup: Setup) -> None:
     assert setup.wait_started("cc-ci-builder")["is_sandbox"] == "1"
     assert "IS_SANDBOX" not in setup.tmux("show-environment", "-g").stdout
     assert "IS_SANDBOX" not in os.environ
+
+
+def test_logs_follow_prints_new_output(setup: Setup) -> None:
+    loops = Loops(setup.config())
+    loops.start("builder")
+    setup.wait_started("cc-ci-builder")
+    command = [*CCOPS, "-c", str(setup.config_file), "loops", "logs", "builder", "-n", "1", "-f"]
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as follower:
+        try:
+            assert wait_for(lambda: loops.log_file("builder").stat().st_size > 0, 10)
+            time.sleep(0.5)  # let the follower reach the end of the file
+            setup.tmux("send-keys", "-t", "=cc-ci-builder:", "-l", "followed-marker")
+            assert follower.stdout is not None
+            seen = ""
+            deadline = time.monotonic() + 10
+            while "followed-marker" not in seen and time.monotonic() < deadline:
+                seen += follower.stdout.readline()
+            assert "followed-marker" in seen
+        finally:
+            follower.send_signal(signal.SIGINT)
+    assert follower.returncode == 0

@@ -139,10 +139,9 @@ class StandIn:
     tmux: Tmux
     record: Path
 
-    def wait_ready(self) -> dict[str, Any]:
-        starts = wait_until(lambda: events(self.record, "start"), bool, "start record")
+    def wait_ready(self) -> None:
+        wait_until(lambda: events(self.record, "start"), bool, "start record")
         wait_until(self.tmux.capture, has_empty_composer, "empty composer")
-        return starts[0]
 
     def messages(self) -> list[str]:
         return [record["text"] for record in events(self.record, "message")]
@@ -236,6 +235,7 @@ def test_bracketed_paste_keeps_newlines_and_submits_once(tmux: Tmux, tmp_path: P
 
     assert standin.wait_messages(1) == [text]
     wait_until(tmux.capture, has_empty_composer, "empty composer")
+    assert standin.messages() == [text]
 
 
 def test_key_names_sent_literally_are_text(tmux: Tmux, tmp_path: Path) -> None:
