@@ -17,23 +17,26 @@ def clean(text: str) -> str:
     return _CONTROLS.sub("", _ESCAPES.sub("", text.replace("\r\n", "\n").replace("\r", "\n")))
 
 
-def _readable_lines(chunk: str) -> list[str]:
-    return [line for line in clean(chunk).split("\n") if line.strip()]
+def _readable_lines(chunk: bytes) -> list[str]:
+    text = clean(chunk.decode("utf-8", errors="replace"))
+    return [line for line in text.split("\n") if line.strip()]
 
 
-def tail(path: Path, count: int) -> list[str]:
-    """The last ``count`` non-blank lines of the log."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        last: deque[str] = deque(maxlen=count)
+def tail(path: Path, count: int) -> tuple[list[str], int]:
+    """The last ``count`` non-blank lines of the log, and the offset where reading stopped."""
+    last: deque[str] = deque(maxlen=count)
+    with path.open("rb") as handle:
         for raw in handle:
             last.extend(_readable_lines(raw))
-        return list(last)
+        return list(last), handle.tell()
 
 
-def follow(path: Path, sleep: Callable[[float], None], interval: float = 0.5) -> Iterator[str]:
-    """Yield new lines as they are appended, forever."""
-    with path.open(encoding="utf-8", errors="replace") as handle:
-        handle.seek(0, 2)
+def follow(
+    path: Path, offset: int, sleep: Callable[[float], None], interval: float = 0.5
+) -> Iterator[str]:
+    """Yield lines appended after ``offset``, forever."""
+    with path.open("rb") as handle:
+        handle.seek(offset)
         while True:
             chunk = handle.read()
             if chunk:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import select
 import signal
 import subprocess
 import time
@@ -201,17 +202,18 @@ def test_logs_follow_prints_new_output(setup: Setup) -> None:
     loops.start("builder")
     setup.wait_started("cc-ci-builder")
     command = [*CCOPS, "-c", str(setup.config_file), "loops", "logs", "builder", "-n", "1", "-f"]
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True) as follower:
+    with subprocess.Popen(command, stdout=subprocess.PIPE) as follower:
+        assert follower.stdout is not None
+        fd = follower.stdout.fileno()
         try:
-            assert wait_for(lambda: loops.log_file("builder").stat().st_size > 0, 10)
-            time.sleep(0.5)  # let the follower reach the end of the file
+            assert select.select([fd], [], [], 10)[0], "no tail printed"
+            seen = os.read(fd, 65536)  # the one tail line: from now on it follows
             setup.tmux("send-keys", "-t", "=cc-ci-builder:", "-l", "followed-marker")
-            assert follower.stdout is not None
-            seen = ""
             deadline = time.monotonic() + 10
-            while "followed-marker" not in seen and time.monotonic() < deadline:
-                seen += follower.stdout.readline()
-            assert "followed-marker" in seen
+            while b"followed-marker" not in seen and time.monotonic() < deadline:
+                if select.select([fd], [], [], 0.5)[0]:
+                    seen += os.read(fd, 65536)
+            assert b"followed-marker" in seen
         finally:
             follower.send_signal(signal.SIGINT)
     assert follower.returncode == 0

@@ -72,11 +72,12 @@ def logs(
         raise NotRunningError(
             f"no log yet for {agent.value} at {path}: start it with ccops loops start"
         )
-    for line in tail(path, lines):
+    last, offset = tail(path, lines)
+    for line in last:
         typer.echo(line)
     if follow_:
         try:
-            for line in follow(path, sleep=time.sleep):
+            for line in follow(path, offset, sleep=time.sleep):
                 typer.echo(line)
         except KeyboardInterrupt:
             return
