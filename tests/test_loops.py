@@ -12,7 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from conftest import CCOPS, Setup
+from typer.testing import CliRunner
 
+from ccops.cli import app
 from ccops.loops import Loops, LoopState, StartAction, wait_for
 from ccops.prompts import render_prompt
 
@@ -217,3 +219,14 @@ def test_logs_follow_prints_new_output(setup: Setup) -> None:
         finally:
             follower.send_signal(signal.SIGINT)
     assert follower.returncode == 0
+
+
+def test_status_table_through_cli_runner(setup: Setup) -> None:
+    runner = CliRunner()
+    Loops(setup.config()).start("builder")
+    result = runner.invoke(app, ["-c", str(setup.config_file), "loops", "status"])
+    assert result.exit_code == 0
+    lines = result.stdout.splitlines()
+    assert lines[0].split() == ["loop", "session", "state", "pid", "uptime", "last", "exit"]
+    assert lines[1].split()[:3] == ["builder", "cc-ci-builder", "alive"]
+    assert lines[2].split()[:3] == ["adversary", "cc-ci-adv", "missing"]
