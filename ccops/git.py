@@ -58,3 +58,40 @@ def show_file(git_dir: Path, rev: str, path: str) -> str | None:
         return git("--git-dir", str(git_dir), "show", f"{rev}:{path}")
     except GitError:
         return None
+
+
+def _read(clone: Path, *args: str) -> str | None:
+    """A read-only plumbing query in ``clone``; None when git says no."""
+    try:
+        return git("-c", f"safe.directory={clone}", "-C", str(clone), *args).strip()
+    except GitError:
+        return None
+
+
+def pushed_rev(clone: Path) -> str | None:
+    """The commit the clone last pushed: its upstream ref, else HEAD; None if neither exists.
+
+    Plumbing only: no work tree, index or lock of the agent's is touched.
+    """
+    return _read(clone, "rev-parse", "--verify", "-q", "@{upstream}^{commit}") or _read(
+        clone, "rev-parse", "--verify", "-q", "HEAD^{commit}"
+    )
+
+
+def blob_id(clone: Path, rev: str, path: str) -> str | None:
+    """The blob id of ``path`` at ``rev``, or None when the file is absent there."""
+    return _read(clone, "rev-parse", "--verify", "-q", f"{rev}:{path}")
+
+
+def read_blob(clone: Path, blob: str) -> str | None:
+    """A blob's text (undecodable bytes replaced), or None when it cannot be read."""
+    try:
+        result = subprocess.run(
+            ["git", "-c", f"safe.directory={clone}", "-C", str(clone), "cat-file", "blob", blob],
+            capture_output=True,
+            timeout=GIT_TIMEOUT,
+            check=False,
+        )
+    except (FileNotFoundError, subprocess.TimeoutExpired):
+        return None
+    return result.stdout.decode("utf-8", errors="replace") if result.returncode == 0 else None

@@ -1,0 +1,61 @@
+"""The protocol markers in the repo's Markdown: ``## DONE``, ``## Blocked``, gate claims.
+
+Pure text parsing: lines inside fenced code blocks never count, so a prompt or a journal
+that quotes ``## DONE`` in a code fence cannot stop the loops.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+DEFAULT_CLAIM_PATTERN = "CLAIMED"
+_HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
+_FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
+
+
+@dataclass(frozen=True)
+class StatusMarkers:
+    """What the Builder's STATUS.md says, as far as ccops cares."""
+
+    done: bool
+    blocked: str | None
+    claims: tuple[str, ...]
+
+
+def parse_status(text: str, claim_pattern: str = DEFAULT_CLAIM_PATTERN) -> StatusMarkers:
+    """Find ``## DONE``, the ``## Blocked`` reason and the claim lines (unique, in order)."""
+    claim = re.compile(claim_pattern)
+    done = False
+    blocked: list[str] | None = None
+    in_blocked = False
+    claims: dict[str, None] = {}
+    for line in _prose_lines(text):
+        if claim.search(line):
+            claims[line.strip()] = None
+        heading = _HEADING.match(line)
+        if heading and len(heading.group(1)) <= 2:
+            title = heading.group(2).strip().lower()
+            done = done or title == "done"
+            in_blocked = title.startswith("blocked")
+            if in_blocked and blocked is None:
+                blocked = []
+            continue
+        if in_blocked and blocked is not None and line.strip():
+            blocked.append(line.strip())
+    reason = " ".join(blocked) if blocked is not None else None
+    return StatusMarkers(done=done, blocked=reason, claims=tuple(claims))
+
+
+def _prose_lines(text: str) -> Iterator[str]:
+    """The lines outside fenced code blocks."""
+    fence: str | None = None
+    for line in text.splitlines():
+        opening = _FENCE.match(line)
+        if fence is None and opening:
+            fence = opening.group(1)[0] * len(opening.group(1))
+        elif fence is not None and line.strip().startswith(fence):
+            fence = None
+        elif fence is None:
+            yield line

@@ -1,0 +1,70 @@
+"""Watchdog and handoff decisions as data: each file in tests/cases/ is one case.
+
+A case holds the previous state, the observation, and the exact new state and actions
+expected. Adding a case is adding a file.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from ccops import handoff, watchdog
+from ccops.markers import parse_status
+
+CASES = Path(__file__).parent / "cases"
+
+
+def _cases(kind: str) -> list[Any]:
+    files = sorted((CASES / kind).glob("*.json"))
+    assert files, f"no {kind} cases"
+    return [pytest.param(json.loads(f.read_text()), id=f.stem) for f in files]
+
+
+@pytest.mark.parametrize("case", _cases("handoff"))
+def test_handoff(case: dict[str, Any]) -> None:
+    state = handoff.HandoffState.model_validate(case["state"])
+    seen = handoff.HandoffObservation.model_validate(case["observation"])
+    new_state, actions = handoff.decide(state, seen)
+    assert new_state.model_dump(mode="json") == case["expect_state"]
+    assert [a.model_dump(mode="json") for a in actions] == case["expect_actions"]
+
+
+@pytest.mark.parametrize("case", _cases("watchdog"))
+def test_watchdog(case: dict[str, Any]) -> None:
+    state = watchdog.WatchdogState.model_validate(case["state"])
+    seen = watchdog.WatchdogObservation.model_validate(case["observation"])
+    policy = watchdog.CrashLoopPolicy.model_validate(case.get("policy", {}))
+    new_state, actions = watchdog.decide(state, seen, policy)
+    assert new_state.model_dump(mode="json") == case["expect_state"]
+    assert [a.model_dump(mode="json") for a in actions] == case["expect_actions"]
+
+
+def test_delivered_ping_leaves_pending_and_is_not_offered_again() -> None:
+    ping = handoff.Ping(to="adversary", claims=("Gate 1 CLAIMED",))
+    state = handoff.HandoffState(baseline=True, claims_seen=("Gate 1 CLAIMED",), pending=(ping,))
+    state = handoff.delivered(state, ping)
+    seen = handoff.HandoffObservation(status=parse_status("Gate 1 CLAIMED\n"), review=None)
+    assert handoff.decide(state, seen) == (state, [])
+
+
+def test_each_edge_pings_once_over_many_ticks() -> None:
+    state = handoff.HandoffState()
+    texts = ["# STATUS\n", "# STATUS\n- Gate 1 CLAIMED\n", "# STATUS\n- Gate 1 CLAIMED\n"]
+    pings = []
+    for text in texts:
+        seen = handoff.HandoffObservation(status=parse_status(text), review=None)
+        state, actions = handoff.decide(state, seen)
+        for action in actions:
+            if action.ping:
+                pings.append(action.ping)
+                state = handoff.delivered(state, action.ping)
+    assert pings == [handoff.Ping(to="adversary", claims=("- Gate 1 CLAIMED",))]
+
+
+def test_cleared_crashloop() -> None:
+    state = watchdog.WatchdogState(crashloop=("builder",), restarts={"builder": (1.0, 2.0)})
+    assert watchdog.cleared(state, "builder") == watchdog.WatchdogState()
