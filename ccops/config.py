@@ -109,10 +109,22 @@ class RepoConfig(_Section):
 
 class WatchdogConfig(_Section):
     interval: int = Field(300, gt=0, description="seconds between watchdog ticks")
+    max_restarts: int = Field(5, gt=0, description="restarts allowed within crash_window")
+    crash_window: int = Field(600, gt=0, description="seconds")
 
 
 class HandoffConfig(_Section):
     interval: int = Field(30, gt=0, description="seconds between handoff ticks")
+    claim_pattern: str = Field("CLAIMED", min_length=1, description="regex of a gate claim line")
+
+    @field_validator("claim_pattern")
+    @classmethod
+    def _compiles(cls, value: str) -> str:
+        try:
+            re.compile(value)
+        except re.error as error:
+            raise ValueError(f"not a valid regular expression: {error}") from None
+        return value
 
 
 class Config(BaseSettings):

@@ -95,3 +95,16 @@ def read_blob(clone: Path, blob: str) -> str | None:
     except (FileNotFoundError, subprocess.TimeoutExpired):
         return None
     return result.stdout.decode("utf-8", errors="replace") if result.returncode == 0 else None
+
+
+def mirror(url: str, path: Path) -> None:
+    """Create or update a bare mirror of ``url`` at ``path`` (secrets in the URL masked)."""
+    from ccops.config import mask_url_secret  # noqa: PLC0415 - config imports nothing of ours
+
+    try:
+        if (path / "HEAD").exists():
+            git("--git-dir", str(path), "fetch", "--prune", "--quiet")
+        else:
+            git("clone", "--mirror", "--quiet", url, str(path))
+    except GitError as error:
+        raise GitError(str(error).replace(url, mask_url_secret(url))) from None

@@ -26,6 +26,7 @@ class LoopState(StrEnum):
     ALIVE = "alive"
     DEAD = "dead"
     MISSING = "missing"
+    CRASHLOOP = "crashloop"  # dead, and the watchdog stopped restarting it
 
 
 class StartAction(StrEnum):

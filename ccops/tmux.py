@@ -29,8 +29,8 @@ PANE_FORMAT = "\t".join(
         "#{pid}",
     ]
 )
-_NO_SERVER = ("no server running", "error connecting to")
-_NO_SESSION = ("can't find session", "can't find window", "can't find pane")
+_NO_SERVER = ("no server running", "error connecting to", "server exited unexpectedly")
+_NO_SESSION = ("can't find session", "can't find window", "can't find pane", "no current target")
 WINDOW_SIZE = ("200", "50")
 # tmux 3.3a sometimes marks a pane dead before it has reaped the child (the status stays
 # empty and the child a zombie); a SIGCHLD to the server makes it reap and record it.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -14,6 +15,7 @@ from typing import Any
 
 import pytest
 
+from ccops import git
 from ccops.config import Config, load_config
 from ccops.loops import wait_for
 
@@ -103,6 +105,28 @@ class Setup:
             timeout=60,
             check=False,
         )
+
+    @property
+    def origin(self) -> Path:
+        return self.root / "origin.git"
+
+    def make_repos(self) -> None:
+        """A bare origin with STATUS.md, cloned as the Builder's and the Adversary's workdir."""
+        git.init_bare(self.origin)
+        seed = self.root / "seed"
+        git.clone(str(self.origin), seed)
+        (seed / "STATUS.md").write_text("# STATUS\n")
+        git.commit_and_push(seed, "seed")
+        for name in ("builder", "adversary"):
+            shutil.rmtree(self.root / name)
+            git.clone(str(self.origin), self.root / name)
+
+    def push(self, clone: str, path: str, text: str) -> None:
+        """Commit ``text`` as ``path`` in one of the clones and push it."""
+        work = self.root / clone
+        git.git("pull", "--quiet", "--rebase", cwd=work)
+        (work / path).write_text(text)
+        git.commit_and_push(work, f"update {path}")
 
     def tmux(self, *args: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run(

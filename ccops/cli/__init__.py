@@ -11,6 +11,7 @@ from typer.core import TyperGroup
 from ccops.cli import config as config_cmd
 from ccops.cli import loops as loops_cmd
 from ccops.cli import rehearse as rehearse_cmd
+from ccops.cli import watchdog as watchdog_cmd
 from ccops.errors import CcopsError
 
 
@@ -35,6 +36,7 @@ app = typer.Typer(
 )
 app.add_typer(loops_cmd.app, name="loops")
 app.add_typer(config_cmd.app, name="config")
+app.command("watchdog")(watchdog_cmd.watchdog)
 app.command("rehearse")(rehearse_cmd.rehearse)
 
 

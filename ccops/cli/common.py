@@ -39,7 +39,12 @@ def config_of(ctx: typer.Context) -> Config:
 
 def status_table(statuses: list[LoopStatus]) -> Table:
     table = Table("loop", "session", "state", "pid", "uptime", "last exit", box=None)
-    style = {LoopState.ALIVE: "green", LoopState.DEAD: "red", LoopState.MISSING: "yellow"}
+    style = {
+        LoopState.ALIVE: "green",
+        LoopState.DEAD: "red",
+        LoopState.MISSING: "yellow",
+        LoopState.CRASHLOOP: "bold red",
+    }
     for s in statuses:
         table.add_row(
             s.name,
@@ -57,4 +62,4 @@ def _exit_text(status: LoopStatus) -> str:
         return f"signal {status.exit_signal}"
     if status.exit_status is not None:
         return f"status {status.exit_status}"
-    return "killed by a signal" if status.state is LoopState.DEAD else "-"
+    return "-" if status.state in (LoopState.ALIVE, LoopState.MISSING) else "killed by a signal"

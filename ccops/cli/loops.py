@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated
 
@@ -15,7 +16,8 @@ from ccops.cli.common import config_of, print_json, status_table
 from ccops.config import AgentName
 from ccops.errors import ConfigError, NotRunningError
 from ccops.logs import follow, tail
-from ccops.loops import Loops, LoopState, selected
+from ccops.loops import Loops, LoopState, LoopStatus, selected
+from ccops.supervisor import clear_after_start, watchdog_store
 
 app = typer.Typer(help="Run the Builder and Adversary loops in tmux.", no_args_is_help=True)
 
@@ -34,12 +36,26 @@ def _name(agent: Agent | None) -> AgentName | None:
 
 
 @app.command()
-def start(ctx: typer.Context, agent: AgentArg = None) -> None:
-    """Start the loop(s): alive → left alone, dead → respawned, missing → created."""
-    loops = Loops(config_of(ctx))
+def start(
+    ctx: typer.Context,
+    agent: AgentArg = None,
+    after_done: Annotated[
+        bool, typer.Option("--after-done", help="Let the watchdog supervise again after DONE.")
+    ] = False,
+) -> None:
+    """Start the loop(s): alive → left alone, dead → respawned, missing → created.
+
+    Starting a loop by hand also clears its crash-loop mark.
+    """
+    config = config_of(ctx)
+    loops = Loops(config)
+    done = False
     for name in selected(_name(agent)):
         action = loops.start(name)
+        done = clear_after_start(config, name, after_done)
         typer.echo(f"{name} ({loops.session(name)}): {action}")
+    if done:
+        typer.echo("note: the watchdog recorded DONE and stays idle; --after-done clears that")
 
 
 @app.command()
@@ -49,8 +65,10 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show each loop: alive/dead/missing, pid, uptime, last exit status."""
-    loops = Loops(config_of(ctx))
-    statuses = [loops.status(name) for name in selected(_name(agent))]
+    config = config_of(ctx)
+    loops = Loops(config)
+    crashloop = watchdog_store(config).read().crashloop
+    statuses = [_mark_crashloop(loops.status(name), crashloop) for name in selected(_name(agent))]
     if as_json:
         print_json([s.as_dict() for s in statuses])
     else:
@@ -103,3 +121,10 @@ def attach(ctx: typer.Context, agent: RequiredAgentArg) -> None:
         raise ConfigError("attach needs a terminal on stdin")
     argv = loops.tmux.attach_argv(loops.session(name))
     os.execvp(argv[0], argv)  # noqa: S606 - argv list, no shell
+
+
+def _mark_crashloop(status: LoopStatus, crashloop: tuple[str, ...]) -> LoopStatus:
+    """A loop the watchdog gave up on shows as ``crashloop`` until started by hand."""
+    if status.name in crashloop and status.state is not LoopState.ALIVE:
+        return replace(status, state=LoopState.CRASHLOOP)
+    return status

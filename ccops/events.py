@@ -1,0 +1,41 @@
+"""The event log: one JSON line per thing ccops did or saw, in the state dir."""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+
+class EventLog:
+    """Append-only ``events.jsonl``; each line is written with one O_APPEND write."""
+
+    def __init__(self, state_dir: Path) -> None:
+        self.path = state_dir / "events.jsonl"
+
+    def add(self, kind: str, **fields: Any) -> dict[str, Any]:
+        event = {"time": time.time(), "kind": kind, **fields}
+        line = (json.dumps(event, default=str) + "\n").encode()
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+        try:
+            os.write(fd, line)
+        finally:
+            os.close(fd)
+        return event
+
+    def read(self) -> list[dict[str, Any]]:
+        """Every event that parses; a torn or foreign line is skipped."""
+        try:
+            lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+        except FileNotFoundError:
+            return []
+        events = []
+        for line in lines:
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+        return events

@@ -1,0 +1,69 @@
+"""Observations for the decision makers, read from tmux and the clones' pushed state.
+
+Each reader returns a value or None with a problem text: a missing clone, an empty repo or
+a missing file is a reported condition, never an exception.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from ccops import git
+from ccops.config import AgentName, Config
+from ccops.loops import Loops
+from ccops.markers import StatusMarkers, parse_status
+from ccops.watchdog import LoopSeen
+
+
+@dataclass(frozen=True)
+class Reading:
+    """A file read from a repo's pushed state, or why it could not be."""
+
+    text: str | None = None
+    blob: str | None = None
+    commit: str | None = None
+    problem: str | None = None
+
+
+def read_pushed(clone: Path, path: str) -> Reading:
+    """``path`` at the clone's pushed state (upstream ref, else HEAD)."""
+    if not clone.is_dir():
+        return Reading(problem=f"clone {clone} is missing")
+    rev = git.pushed_rev(clone)
+    if rev is None:
+        return Reading(problem=f"clone {clone} has no commit yet")
+    blob = git.blob_id(clone, rev, path)
+    if blob is None:
+        return Reading(commit=rev, problem=f"{path} is not in {clone} at {rev[:12]}")
+    text = git.read_blob(clone, blob)
+    if text is None:
+        return Reading(commit=rev, problem=f"cannot read {path} in {clone}")
+    return Reading(text=text, blob=blob, commit=rev)
+
+
+def read_done_source(config: Config) -> Reading:
+    """STATUS.md as the DONE check sees it: ccops's mirror of repo.url, else the Builder clone."""
+    if not config.repo.url:
+        return read_pushed(config.agents.builder.workdir, "STATUS.md")
+    mirror = config.paths.state_dir / "mirror.git"
+    try:
+        git.mirror(config.repo.url, mirror)
+    except git.GitError as error:
+        return Reading(problem=f"cannot update the mirror of repo.url: {error}")
+    return read_pushed(mirror, "STATUS.md")
+
+
+def status_markers(config: Config, reading: Reading) -> StatusMarkers | None:
+    return parse_status(reading.text, config.handoff.claim_pattern) if reading.text else None
+
+
+def loops_seen(loops: Loops, names: tuple[AgentName, ...]) -> dict[AgentName, LoopSeen]:
+    """Each loop's liveness as the watchdog needs it."""
+    seen = {}
+    for name in names:
+        status = loops.status(name)
+        seen[name] = LoopSeen(
+            state=status.state.value, exit_status=status.exit_status, exit_signal=status.exit_signal
+        )
+    return seen

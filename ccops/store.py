@@ -1,0 +1,62 @@
+"""Decision state in the state dir: one JSON file per decision maker, changed under a lock.
+
+The lock is held for a whole tick, so overlapping ticks (timer, path unit, hook, a manual
+run) run one after another and never act twice on the same state. Writes are atomic, so a
+kill at any moment leaves the old state or the new one, never half of either.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Generic, TypeVar
+
+import filelock
+from pydantic import BaseModel, ValidationError
+
+from ccops.errors import BusyError, ConfigError
+from ccops.state import write_atomic
+
+TICK_LOCK_TIMEOUT = 120.0
+S = TypeVar("S", bound=BaseModel)
+
+
+class StateStore(Generic[S]):
+    """The state of one decision maker (``watchdog`` or ``handoff``)."""
+
+    def __init__(self, state_dir: Path, name: str, model: type[S]) -> None:
+        self.path = state_dir / f"{name}.json"
+        self.lock_path = state_dir / "locks" / f"{name}.lock"
+        self.model = model
+        self.problem: str | None = None
+
+    def read(self) -> S:
+        """The stored state; a fresh one when absent or unreadable (see ``problem``)."""
+        try:
+            return self.model.model_validate_json(self.path.read_bytes())
+        except FileNotFoundError:
+            return self.model()
+        except (OSError, ValidationError, ValueError) as error:
+            self.problem = f"{self.path} was unreadable ({type(error).__name__}); started afresh"
+            return self.model()
+
+    @contextmanager
+    def transaction(self) -> Iterator[tuple[S, Callable[[S], None]]]:
+        """Hold the lock; give the current state and a function that stores the new one."""
+        try:
+            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise ConfigError(
+                f"paths.state_dir: cannot create {self.lock_path.parent}: {error.strerror}"
+            ) from None
+        try:
+            with filelock.FileLock(self.lock_path, timeout=TICK_LOCK_TIMEOUT):
+                yield self.read(), self._save
+        except filelock.Timeout:
+            raise BusyError(
+                f"another ccops holds {self.lock_path} for more than {TICK_LOCK_TIMEOUT:.0f} s"
+            ) from None
+
+    def _save(self, state: S) -> None:
+        write_atomic(self.path, state.model_dump_json(indent=1).encode(), mode=0o600)

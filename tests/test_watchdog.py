@@ -1,0 +1,150 @@
+"""``ccops watchdog`` ticks against real tmux, real git and the stand-in agent."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import Setup
+
+from ccops import git
+from ccops.events import EventLog
+from ccops.loops import Loops, LoopState, wait_for
+from ccops.supervisor import watchdog_tick
+
+
+@pytest.fixture
+def repos(setup: Setup) -> Setup:
+    setup.make_repos()
+    return setup
+
+
+def kill(loops: Loops, name: str) -> None:
+    pid = loops.status(name).pid  # type: ignore[arg-type]
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: loops.status(name).state is LoopState.DEAD, 10)  # type: ignore[arg-type]
+
+
+def events(setup: Setup, kind: str) -> list[dict[str, object]]:
+    return [e for e in EventLog(setup.root / "state").read() if e["kind"] == kind]
+
+
+def test_dead_and_missing_loops_are_restarted(repos: Setup) -> None:
+    loops = Loops(repos.config())
+    loops.start("builder")
+    repos.wait_started("cc-ci-builder")
+    kill(loops, "builder")
+    result = repos.ccops("watchdog")
+    assert result.returncode == 0, result.stderr
+    assert "builder: dead (signal 9): respawned" in result.stdout
+    assert "adversary: session missing: created" in result.stdout
+    repos.wait_started("cc-ci-builder", count=2)
+    assert loops.status("builder").state is LoopState.ALIVE
+    assert repos.ccops("watchdog").stdout == ""  # all alive: nothing to do
+
+
+def test_done_stops_both_and_later_ticks_stay_quiet(repos: Setup) -> None:
+    assert repos.ccops("loops", "start").returncode == 0
+    repos.push("builder", "STATUS.md", "# STATUS\n## DONE\n")
+    result = repos.ccops("watchdog")
+    assert "DONE: stopped both loops" in result.stdout
+    statuses = json.loads(repos.ccops("loops", "status", "--json").stdout)
+    assert [s["state"] for s in statuses] == ["missing", "missing"]
+    assert repos.ccops("watchdog").stdout == ""
+    started = repos.ccops("loops", "start", "builder")
+    assert "--after-done" in started.stdout
+    kill(Loops(repos.config()), "builder")
+    assert repos.ccops("watchdog").stdout == ""  # still idle after DONE
+    repos.push("builder", "STATUS.md", "# STATUS\nback to work\n")
+    repos.ccops("loops", "start", "builder", "--after-done")
+    kill(Loops(repos.config()), "builder")
+    assert "builder: dead (signal 9): respawned" in repos.ccops("watchdog").stdout
+
+
+def test_an_unpushed_done_does_not_stop_anything(repos: Setup) -> None:
+    loops = Loops(repos.config())
+    loops.start("builder")
+    (repos.root / "builder" / "STATUS.md").write_text("## DONE\n")
+    assert repos.ccops("watchdog").stdout.count("DONE") == 0
+    assert loops.status("builder").state is LoopState.ALIVE
+
+
+def test_done_is_read_from_the_mirror_of_repo_url(repos: Setup) -> None:
+    repos.write_config(repo={"url": str(repos.origin)})
+    repos.ccops("loops", "start")
+    git_dir = repos.root / "third"
+    git.clone(str(repos.origin), git_dir)
+    (git_dir / "STATUS.md").write_text("## DONE\n")
+    git.commit_and_push(git_dir, "done elsewhere")
+    assert "DONE: stopped both loops" in repos.ccops("watchdog").stdout
+    assert (repos.root / "state" / "mirror.git" / "HEAD").exists()
+
+
+def test_crash_loop_stops_restarting_until_started_by_hand(repos: Setup) -> None:
+    crasher = repos.root / "crash.sh"
+    crasher.write_text("#!/bin/sh\nexit 1\n")
+    crasher.chmod(0o755)
+    repos.write_config(claude={"command": [str(crasher)]}, watchdog={"max_restarts": 2})
+    repos.ccops("loops", "start", "builder")
+    outputs = []
+    for _ in range(4):
+        assert wait_for(lambda: Loops(repos.config()).status("builder").state is LoopState.DEAD, 10)
+        outputs.append(repos.ccops("watchdog").stdout)
+    assert "builder: dead (exit status 1): respawned" in outputs[0]
+    assert "builder: dead (exit status 1): respawned" in outputs[1]
+    assert "CRASH LOOP: builder" in outputs[2]
+    assert "builder" not in outputs[3]
+    status = json.loads(repos.ccops("loops", "status", "builder", "--json").stdout)[0]
+    assert status["state"] == "crashloop"
+    repos.ccops("loops", "start", "builder")
+    assert wait_for(lambda: Loops(repos.config()).status("builder").state is LoopState.DEAD, 10)
+    assert "respawned" in repos.ccops("watchdog").stdout
+
+
+def test_concurrent_ticks_restart_once(repos: Setup) -> None:
+    loops = Loops(repos.config())
+    for name in ("builder", "adversary"):
+        loops.start(name)  # type: ignore[arg-type]
+    repos.wait_started("cc-ci-adv")
+    kill(loops, "adversary")
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(lambda _: repos.ccops("watchdog"), range(20)))
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    assert sum(r.stdout.count("respawned") for r in results) == 1
+    assert len(events(repos, "restart")) == 1
+    repos.wait_started("cc-ci-adv", count=2)
+
+
+def test_missing_builder_clone_is_reported_and_the_adversary_still_handled(repos: Setup) -> None:
+    config = repos.config()
+    shutil.rmtree(repos.root / "builder")
+    report = watchdog_tick(config)
+    assert any("clone" in line and "missing" in line for line in report)
+    assert any(line.startswith("adversary: session missing: created") for line in report)
+    assert any(line.startswith("builder: session missing: restart failed") for line in report)
+
+
+def test_garbage_state_file_is_reported_and_replaced(repos: Setup) -> None:
+    state = repos.root / "state" / "watchdog.json"
+    state.parent.mkdir(parents=True, exist_ok=True)
+    state.write_text('{"done": tru')
+    report = watchdog_tick(repos.config())
+    assert any("unreadable" in line for line in report)
+    assert json.loads(state.read_text())["done"] is False
+
+
+def test_watchdog_help() -> None:
+    result = subprocess.run(
+        [sys.executable, "-m", "ccops.cli", "watchdog", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert result.returncode == 0 and "--every" in result.stdout
