@@ -1,7 +1,7 @@
 """Observations for the decision makers, read from tmux and the clones' pushed state.
 
-Each reader returns a value or None with a problem text: a missing clone, an empty repo or
-a missing file is a reported condition, never an exception.
+Each reader returns a value or a problem text: a missing clone or an empty repo is a
+reported condition, never an exception. A file not written yet is simply absent.
 """
 
 from __future__ import annotations
@@ -34,8 +34,8 @@ def read_pushed(clone: Path, path: str) -> Reading:
     if rev is None:
         return Reading(problem=f"clone {clone} has no commit yet")
     blob = git.blob_id(clone, rev, path)
-    if blob is None:
-        return Reading(commit=rev, problem=f"{path} is not in {clone} at {rev[:12]}")
+    if blob is None:  # not written yet: a normal state, not a fault
+        return Reading(commit=rev)
     text = git.read_blob(clone, blob)
     if text is None:
         return Reading(commit=rev, problem=f"cannot read {path} in {clone}")

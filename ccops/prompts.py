@@ -48,15 +48,25 @@ def prompt_context(config: Config, name: AgentName) -> dict[str, Any]:
 
 def render_prompt(config: Config, name: AgentName) -> str:
     """The agent's rendered prompt; a broken template is a one-line ConfigError."""
-    path = template_path(config, name)
-    key = f"agents.{name}.prompt"
+    return _render(
+        template_path(config, name), prompt_context(config, name), f"agents.{name}.prompt"
+    )
+
+
+def render_ping(to: AgentName, context: dict[str, Any]) -> str:
+    """The one-line handoff message for ``to`` (built-in ``prompts/ping_<to>.md``)."""
+    path = builtin_prompt_dir() / f"ping_{to}.md"
+    return " ".join(_render(path, context, f"built-in ping_{to}.md").split())
+
+
+def _render(path: Path, context: dict[str, Any], key: str) -> str:
     environment = jinja2.Environment(  # noqa: S701 - Markdown for a terminal, not HTML
         loader=jinja2.FileSystemLoader(path.parent),
         undefined=jinja2.StrictUndefined,
         keep_trailing_newline=True,
     )
     try:
-        return environment.get_template(path.name).render(prompt_context(config, name))
+        return environment.get_template(path.name).render(context)
     except jinja2.TemplateNotFound:
         raise ConfigError(f"{key}: template {path} does not exist") from None
     except jinja2.TemplateSyntaxError as error:

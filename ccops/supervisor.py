@@ -1,16 +1,19 @@
-"""One tick of the watchdog: observe, decide (pure), act, store — under the tick lock."""
+"""Ticks of the watchdog and the handoff: observe, decide (pure), act, store, under a lock."""
 
 from __future__ import annotations
 
+import hashlib
 import time
 from collections.abc import Callable
 
-from ccops import watchdog
+from ccops import handoff, watchdog
 from ccops.config import AGENT_NAMES, AgentName, Config
+from ccops.delivery import Delivery, Outcome
 from ccops.errors import CcopsError
 from ccops.events import EventLog
 from ccops.loops import Loops
-from ccops.observe import loops_seen, read_done_source, status_markers
+from ccops.observe import loops_seen, read_done_source, read_pushed, status_markers
+from ccops.prompts import render_ping
 from ccops.store import StateStore
 
 
@@ -77,3 +80,82 @@ def _act(loops: Loops, events: EventLog, action: watchdog.WatchdogAction) -> str
         result = f"restart failed: {error}"
     events.add("restart", loop=action.loop, reason=action.reason, result=result)
     return f"{action.loop}: {action.reason}: {result}"
+
+
+def handoff_store(config: Config) -> StateStore[handoff.HandoffState]:
+    return StateStore(config.paths.state_dir, "handoff", handoff.HandoffState)
+
+
+def handoff_tick(config: Config) -> list[str]:
+    """Ping the agent a handoff waits on; returns what happened, one line each."""
+    loops = Loops(config)
+    events = EventLog(config.paths.state_dir)
+    delivery = Delivery(loops.tmux, config.paths.state_dir / "pings")
+    store = handoff_store(config)
+    report: list[str] = []
+    with store.transaction() as (previous, save):
+        if store.problem:
+            report.append(events.add("state-reset", problem=store.problem)["problem"])
+        seen, problems = _observe_handoff(config)
+        report += [events.add("observe", problem=p)["problem"] for p in problems]
+        state, actions = handoff.decide(previous, seen)
+        save(state)
+        for action in actions:
+            if action.kind == "deliver" and action.ping is not None:
+                line, ok = _deliver(config, delivery, events, action.ping)
+                report.append(line)
+                if ok:
+                    state = handoff.delivered(state, action.ping)
+                    save(state)
+            else:
+                report.append(_note(events, action))
+    events.add("handoff-tick", actions=len(actions))
+    return report
+
+
+def _observe_handoff(config: Config) -> tuple[handoff.HandoffObservation, list[str]]:
+    status = read_pushed(config.agents.builder.workdir, "STATUS.md")
+    review = read_pushed(config.agents.adversary.workdir, "REVIEW.md")
+    problems = [r.problem for r in (status, review) if r.problem]
+    seen_review = (
+        handoff.ReviewSeen(blob=review.blob, commit=review.commit) if review.commit else None
+    )
+    seen = handoff.HandoffObservation(status=status_markers(config, status), review=seen_review)
+    return seen, problems
+
+
+def ping_id(ping: handoff.Ping) -> str:
+    """A short id that names this edge, typed with the ping so it is never typed twice."""
+    return hashlib.sha256(ping.model_dump_json().encode()).hexdigest()[:10]
+
+
+def _deliver(
+    config: Config, delivery: Delivery, events: EventLog, ping: handoff.Ping
+) -> tuple[str, bool]:
+    ident = ping_id(ping)
+    text = render_ping(ping.to, {**ping.model_dump(), "ping_id": ident})
+    session = config.agent(ping.to).session
+    started = time.monotonic()
+    try:
+        outcome = delivery.deliver(session, text, ident)
+    except CcopsError as error:
+        outcome = None
+        detail = str(error)
+    else:
+        detail = str(outcome)
+    ok = outcome in (Outcome.DELIVERED, Outcome.ALREADY)
+    latency = time.monotonic() - started
+    events.add("ping", to=ping.to, id=ident, outcome=detail, ok=ok, latency=latency)
+    verb = "pinged" if ok else "ping pending"
+    return f"{verb} {ping.to} [{ident}]: {detail} ({latency:.2f} s)", ok
+
+
+def _note(events: EventLog, action: handoff.HandoffAction) -> str:
+    if action.kind == "blocked":
+        events.add("blocked", reason=action.reason)
+        return f"BLOCKED: the Builder is parked: {action.reason}"
+    if action.kind == "unblocked":
+        events.add("unblocked")
+        return "the Builder is no longer blocked"
+    events.add("baseline")
+    return "handoff: first tick, baseline recorded (no pings)"

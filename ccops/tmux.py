@@ -134,6 +134,27 @@ class TmuxServer:
         """Kill one session; False when it did not exist."""
         return self._query("kill-session", "-t", target(session)) is not None
 
+    def capture(self, session: str, history: int = 0) -> list[str]:
+        """The pane's screen as text (plus ``history`` lines of scrollback), lines joined."""
+        args = ["capture-pane", "-p", "-J", "-t", target(session)]
+        if history:
+            args += ["-S", str(-history)]
+        return self._query(*args) or []
+
+    def type_literal(self, session: str, text: str) -> None:
+        """Type ``text`` as keystrokes, literally ("Enter" stays a word)."""
+        self._run("send-keys", "-t", target(session), "-l", text)
+
+    def paste(self, session: str, text_file: Path, buffer: str) -> None:
+        """Paste a file's text as one bracketed paste (newlines stay inside the message)."""
+        self._run(
+            "load-buffer", "-b", buffer, str(text_file), ";",
+            "paste-buffer", "-p", "-d", "-b", buffer, "-t", target(session),
+        )  # fmt: skip
+
+    def press_enter(self, session: str) -> None:
+        self._run("send-keys", "-t", target(session), "Enter")
+
     def attach_argv(self, session: str) -> list[str]:
         """The command line that attaches a terminal to the session."""
         return ["tmux", "-L", self.socket_name, "attach-session", "-t", target(session)]

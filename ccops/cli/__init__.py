@@ -9,6 +9,7 @@ import typer
 from typer.core import TyperGroup
 
 from ccops.cli import config as config_cmd
+from ccops.cli import handoff as handoff_cmd
 from ccops.cli import loops as loops_cmd
 from ccops.cli import rehearse as rehearse_cmd
 from ccops.cli import watchdog as watchdog_cmd
@@ -37,6 +38,7 @@ app = typer.Typer(
 app.add_typer(loops_cmd.app, name="loops")
 app.add_typer(config_cmd.app, name="config")
 app.command("watchdog")(watchdog_cmd.watchdog)
+app.command("handoff")(handoff_cmd.handoff)
 app.command("rehearse")(rehearse_cmd.rehearse)
 
 

@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import json
-from typing import Any
+import time
+from collections.abc import Callable
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
 from ccops.config import Config, load_config
+from ccops.errors import CcopsError
 from ccops.loops import LoopState, LoopStatus
 
 
@@ -63,3 +66,24 @@ def _exit_text(status: LoopStatus) -> str:
     if status.exit_status is not None:
         return f"status {status.exit_status}"
     return "-" if status.state in (LoopState.ALIVE, LoopState.MISSING) else "killed by a signal"
+
+
+EveryOption = Annotated[
+    float | None,
+    typer.Option("--every", min=1, help="Tick every S seconds instead of once (no systemd)."),
+]
+
+
+def run_ticks(tick: Callable[[], list[str]], every: float | None) -> None:
+    """Run ``tick`` once, or forever every ``every`` seconds, printing what it reports."""
+    while True:
+        try:
+            for line in tick():
+                typer.echo(line)
+        except CcopsError as error:
+            if every is None:
+                raise
+            typer.echo(error.line, err=True)  # a failed tick is reported; the next one runs
+        if every is None:
+            return
+        time.sleep(every)

@@ -1,0 +1,99 @@
+"""Typing a ping into claude's composer through tmux, and knowing it was submitted.
+
+Measured (FACTS.md): text and Enter in one tmux call fails from about 63 characters, so the
+text goes first (literally, or as a bracketed paste when long or multi-line), then a pause,
+then Enter as its own call. Submitted = the composer (between the last two rule lines) is
+empty again; if not, Enter is pressed again, at most twice, and the text is never retyped.
+Each ping carries an id; a ping whose id is already on screen was typed by an earlier tick
+and is not typed again.
+"""
+
+from __future__ import annotations
+
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+
+from ccops.tmux import TmuxServer
+
+PROMPT_PREFIX = "\u276f\u00a0"  # the prompt mark and a no-break space: composer, not history
+RULE = "──"
+QUEUED_PLACEHOLDER = "Press up to edit queued messages"
+PASTE_FROM = 200  # characters; longer or multi-line text is pasted
+PAUSE = 0.3
+SUBMIT_WAIT = 1.5
+EXTRA_ENTERS = 2
+SCROLLBACK = 2000
+
+
+class Outcome(StrEnum):
+    DELIVERED = "delivered"
+    ALREADY = "already delivered"
+    NOT_READY = "composer not found"
+    BUSY_COMPOSER = "composer holds other text"
+    UNCONFIRMED = "typed, submit not confirmed"
+
+
+@dataclass(frozen=True)
+class Delivery:
+    tmux: TmuxServer
+    scratch_dir: Path
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+
+    def deliver(self, session: str, text: str, ping_id: str) -> Outcome:
+        """Submit ``text`` to the claude in ``session`` exactly once."""
+        composer = composer_text(self.tmux.capture(session))
+        if composer is None:
+            return Outcome.NOT_READY
+        if ping_id in composer:  # typed by an interrupted earlier tick: submit, never retype
+            return self._submit(session, already_typed=True)
+        if composer:
+            return Outcome.BUSY_COMPOSER
+        if any(ping_id in line for line in self.tmux.capture(session, history=SCROLLBACK)):
+            return Outcome.ALREADY
+        self._type(session, text)
+        self.sleep(PAUSE)
+        return self._submit(session, already_typed=False)
+
+    def _type(self, session: str, text: str) -> None:
+        if "\n" not in text and len(text) < PASTE_FROM:
+            self.tmux.type_literal(session, text)
+            return
+        self.scratch_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile("w", dir=self.scratch_dir, suffix=".ping") as handle:
+            handle.write(text)
+            handle.flush()
+            self.tmux.paste(session, Path(handle.name), buffer=f"ccops-{session}")
+
+    def _submit(self, session: str, already_typed: bool) -> Outcome:
+        for _ in range(1 + EXTRA_ENTERS):
+            self.tmux.press_enter(session)
+            if self._composer_empties(session):
+                return Outcome.ALREADY if already_typed else Outcome.DELIVERED
+        return Outcome.UNCONFIRMED
+
+    def _composer_empties(self, session: str) -> bool:
+        deadline = self.clock() + SUBMIT_WAIT
+        while True:
+            if composer_text(self.tmux.capture(session)) == "":
+                return True
+            if self.clock() >= deadline:
+                return False
+            self.sleep(0.05)
+
+
+def composer_text(screen: list[str]) -> str | None:
+    """The text in claude's composer ("" when empty), or None when no composer is on screen."""
+    rules = [i for i, line in enumerate(screen) if line.lstrip().startswith(RULE)]
+    if len(rules) < 2:
+        return None
+    box = screen[rules[-2] + 1 : rules[-1]]
+    if not box or not box[0].startswith(PROMPT_PREFIX):
+        return None
+    first = box[0][len(PROMPT_PREFIX) :]
+    text = "\n".join([first, *(line.strip() for line in box[1:])]).strip()
+    return "" if text == QUEUED_PLACEHOLDER else text

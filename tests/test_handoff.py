@@ -1,0 +1,144 @@
+"""``ccops handoff`` ticks: real git clones, real tmux, the stand-in agent as the receiver."""
+
+from __future__ import annotations
+
+import shutil
+from concurrent.futures import ThreadPoolExecutor
+
+import pytest
+from conftest import Setup
+
+from ccops import git
+from ccops.handoff import Ping
+from ccops.loops import Loops, wait_for
+from ccops.supervisor import handoff_tick, ping_id
+
+CLAIM = "- Gate 1: runner — CLAIMED 2026-11-25"
+
+
+@pytest.fixture
+def live(setup: Setup) -> Setup:
+    """Repos, both loops running, and a baseline tick already taken."""
+    setup.make_repos()
+    loops = Loops(setup.config())
+    loops.start("builder")
+    loops.start("adversary")
+    setup.wait_started("cc-ci-builder")
+    setup.wait_started("cc-ci-adv")
+    assert handoff_tick(setup.config()) == ["handoff: first tick, baseline recorded (no pings)"]
+    return setup
+
+
+def messages(setup: Setup, session: str) -> list[str]:
+    return [m["text"] for m in setup.records_of(session, "message")]
+
+
+def test_first_tick_pings_nobody(setup: Setup) -> None:
+    setup.make_repos()
+    setup.push("builder", "STATUS.md", f"# STATUS\n{CLAIM}\n")
+    Loops(setup.config()).start("adversary")
+    setup.wait_started("cc-ci-adv")
+    assert "baseline" in handoff_tick(setup.config())[0]
+    assert handoff_tick(setup.config()) == []
+    assert messages(setup, "cc-ci-adv") == []
+
+
+def test_claim_pings_the_adversary_exactly_once(live: Setup) -> None:
+    live.push("builder", "STATUS.md", f"# STATUS\n{CLAIM}\n")
+    report = handoff_tick(live.config())
+    assert len(report) == 1 and report[0].startswith("pinged adversary")
+    assert wait_for(lambda: len(messages(live, "cc-ci-adv")) == 1, 5)
+    text = messages(live, "cc-ci-adv")[0]
+    assert text.startswith("ccops handoff:") and CLAIM in text
+    assert handoff_tick(live.config()) == []
+    assert len(messages(live, "cc-ci-adv")) == 1
+    assert messages(live, "cc-ci-builder") == []
+
+
+def test_unpushed_claim_waits_for_its_push(live: Setup) -> None:
+    work = live.root / "builder"
+    (work / "STATUS.md").write_text(f"# STATUS\n{CLAIM}\n")
+    git.git("commit", "-qam", "claim, not pushed", cwd=work)
+    assert handoff_tick(live.config()) == []
+    git.git("push", "-q", cwd=work)
+    assert handoff_tick(live.config())[0].startswith("pinged adversary")
+
+
+def test_review_update_pings_the_builder_with_its_commit(live: Setup) -> None:
+    live.push("adversary", "REVIEW.md", "- Gate 1 — PASS\n")
+    commit = git.git("rev-parse", "HEAD", cwd=live.root / "adversary").strip()
+    assert handoff_tick(live.config())[0].startswith("pinged builder")
+    assert wait_for(lambda: len(messages(live, "cc-ci-builder")) == 1, 5)
+    assert commit[:12] in messages(live, "cc-ci-builder")[0]
+
+
+def test_three_quick_claims_make_one_ping_naming_all(live: Setup) -> None:
+    lines = [f"- Gate {n} — CLAIMED" for n in (1, 2, 3)]
+    for n in range(1, 4):
+        live.push("builder", "STATUS.md", "# STATUS\n" + "\n".join(lines[:n]) + "\n")
+    handoff_tick(live.config())
+    assert wait_for(lambda: len(messages(live, "cc-ci-adv")) == 1, 5)
+    assert all(line in messages(live, "cc-ci-adv")[0] for line in lines)
+
+
+def test_failed_delivery_is_retried_without_duplicates(live: Setup) -> None:
+    Loops(live.config()).stop("adversary")
+    live.push("builder", "STATUS.md", f"# STATUS\n{CLAIM}\n")
+    report = handoff_tick(live.config())
+    assert report[0].startswith("ping pending adversary") and "composer not found" in report[0]
+    Loops(live.config()).start("adversary")
+    live.wait_started("cc-ci-adv", count=2)
+    assert handoff_tick(live.config())[0].startswith("pinged adversary")
+    assert handoff_tick(live.config()) == []
+    assert len(messages(live, "cc-ci-adv")) == 1
+
+
+def test_operator_typing_is_never_clobbered(live: Setup) -> None:
+    live.tmux("send-keys", "-t", "=cc-ci-adv:", "-l", "half a thought")
+    live.push("builder", "STATUS.md", f"# STATUS\n{CLAIM}\n")
+    assert "composer holds other text" in handoff_tick(live.config())[0]
+    live.tmux("send-keys", "-t", "=cc-ci-adv:", "C-c")  # the stand-in clears its composer
+    assert handoff_tick(live.config())[0].startswith("pinged adversary")
+    assert len(messages(live, "cc-ci-adv")) == 1
+
+
+def test_ping_typed_by_an_interrupted_tick_is_submitted_not_retyped(live: Setup) -> None:
+    ident = ping_id(Ping(to="adversary", claims=(CLAIM,)))
+    live.push("builder", "STATUS.md", f"# STATUS\n{CLAIM}\n")
+    live.tmux(
+        "send-keys", "-t", "=cc-ci-adv:", "-l", f"typed before a kill -9 [ccops ping {ident}]"
+    )
+    assert handoff_tick(live.config())[0].startswith("pinged adversary")
+    assert messages(live, "cc-ci-adv") == [f"typed before a kill -9 [ccops ping {ident}]"]
+
+
+def test_long_claim_goes_as_a_paste_and_arrives_whole(live: Setup) -> None:
+    claim = "- Gate 5: " + "Enter Up C-c $(echo hi) " * 20 + "— CLAIMED"
+    live.push("builder", "STATUS.md", f"# STATUS\n{claim}\n")
+    assert handoff_tick(live.config())[0].startswith("pinged adversary")
+    assert wait_for(lambda: len(messages(live, "cc-ci-adv")) == 1, 5)
+    assert claim in messages(live, "cc-ci-adv")[0]
+
+
+def test_concurrent_ticks_ping_once(live: Setup) -> None:
+    live.push("builder", "STATUS.md", f"# STATUS\n{CLAIM}\n")
+    with ThreadPoolExecutor(20) as pool:
+        results = list(pool.map(lambda _: live.ccops("handoff"), range(20)))
+    assert all(r.returncode == 0 for r in results), [r.stderr for r in results]
+    assert sum(r.stdout.count("pinged adversary") for r in results) == 1
+    assert wait_for(lambda: len(messages(live, "cc-ci-adv")) == 1, 5)
+
+
+def test_blocked_is_reported_once(live: Setup) -> None:
+    live.push("builder", "STATUS.md", "# STATUS\n## Blocked\nNo SSH key for cc-ci.\n")
+    assert handoff_tick(live.config()) == ["BLOCKED: the Builder is parked: No SSH key for cc-ci."]
+    assert handoff_tick(live.config()) == []
+    assert messages(live, "cc-ci-adv") == messages(live, "cc-ci-builder") == []
+
+
+def test_missing_clone_is_reported_and_the_other_edge_still_works(live: Setup) -> None:
+    live.push("adversary", "REVIEW.md", "- Gate 1 — PASS\n")
+    shutil.rmtree(live.root / "builder")
+    report = handoff_tick(live.config())
+    assert any("missing" in line for line in report)
+    assert any(line.startswith("pinged builder") for line in report)
