@@ -1,8 +1,10 @@
 """``ccops rehearse``: the main job end to end on a throwaway workspace.
 
 A bare git repo stands in for cc-ci, the Builder and Adversary get their own clones, and a
-stand-in agent that ships with ccops (``ccops.standin``) plays claude. Each step is checked
-and lands on a timeline; a failed check is a RehearsalError.
+stand-in agent that ships with ccops (``ccops.standin``) plays claude. The whole cycle runs:
+the Builder claims a gate, the Adversary is pinged and pushes a verdict, the Builder is
+pinged and writes ``## DONE``, the watchdog stops both; a killed loop is brought back on the
+way. Each step is checked and lands on a timeline; a failed check is a RehearsalError.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from ccops.config import AGENT_NAMES, AgentName, Config
 from ccops.errors import RehearsalError
 from ccops.loops import Loops, LoopState, LoopStatus, StartAction, wait_for
 from ccops.prompts import CLAIM_MARKER, render_prompt
+from ccops.supervisor import handoff_tick, watchdog_tick
 
 WAIT = 20.0
 
@@ -132,14 +135,17 @@ class Rehearsal:
 
     def run(self) -> None:
         try:
+            self.timeline.add(handoff_tick(self.config)[0])
             self.start_both()
             self.check_prompts()
             self.show(self.statuses())
-            self.check_claim_pushed()
             self.check_start_is_idempotent()
             self.kill_and_recover("adversary")
-            self.show(self.statuses())
-            self.stop_both()
+            self.check_claim_pushed()
+            self.hand_off("adversary", "REVIEW.md", "- ")
+            self.hand_off("builder", "STATUS.md", "## DONE")
+            self.check_done_stops_both()
+            self.check_stop_is_idempotent()
         finally:
             for name in AGENT_NAMES:
                 self.loops.stop(name)
@@ -186,25 +192,54 @@ class Rehearsal:
         pid = self.loops.status(name).pid
         if pid is None:
             raise RehearsalError(f"{name} has no pid to kill")
+        killed = time.monotonic()
         os.kill(pid, signal.SIGKILL)
         self._wait(
             lambda: self.loops.status(name).state is LoopState.DEAD, f"{name} to be seen dead"
         )
         self.timeline.add(f"{name}: killed (pid {pid}), status dead")
         starts = self._starts(name)
-        action = self.loops.start(name)
+        for line in watchdog_tick(self.config):
+            self.timeline.add(f"watchdog: {line}")
         self._wait(lambda: self._starts(name) > starts, f"{name} to come back")
         new_pid = self.loops.status(name).pid
-        self.timeline.add(f"{name}: {action}, alive again (pid {new_pid})")
+        back = time.monotonic() - killed
+        self.timeline.add(f"{name}: alive again (pid {new_pid}), {back:.2f} s after the kill")
 
-    def stop_both(self) -> None:
-        for name in AGENT_NAMES:
-            self.loops.stop(name)
+    def hand_off(self, to: AgentName, then_file: str, then_text: str) -> None:
+        """Tick the handoff until ``to`` is pinged, then wait for its scripted answer."""
+        messages = len(self._records(to, "message"))
+        started = time.monotonic()
+        self._wait(lambda: self._handoff_reports(f"pinged {to}"), f"a ping to the {to}")
+        self._wait(lambda: len(self._records(to, "message")) > messages, f"the {to} to get it")
+        latency = time.monotonic() - started
+        self.timeline.add(f"{to}: received the ping, {latency:.2f} s after the push was seen")
+
+        def answered() -> bool:
+            return then_text in (git.show_file(self.ws.origin, "HEAD", then_file) or "")
+
+        self._wait(answered, f"the {to} to push {then_file}")
+        self.timeline.add(f"{to}: pushed {then_file} with {then_text.strip()!r}")
+
+    def check_done_stops_both(self) -> None:
+        for line in watchdog_tick(self.config):
+            self.timeline.add(f"watchdog: {line}")
         if any(s.state is not LoopState.MISSING for s in self.statuses()):
-            raise RehearsalError("a loop survived stop")
+            raise RehearsalError("## DONE did not stop both loops")
+        self.show(self.statuses())
+
+    def check_stop_is_idempotent(self) -> None:
         if any(self.loops.stop(name) for name in AGENT_NAMES):
-            raise RehearsalError("a second stop found something to stop")
-        self.timeline.add("stop: both sessions gone; stop again: nothing to do")
+            raise RehearsalError("a stop after DONE found something to stop")
+        if watchdog_tick(self.config):
+            raise RehearsalError("a watchdog tick after DONE did something")
+        self.timeline.add("after DONE: stop finds nothing, the watchdog stays idle")
+
+    def _handoff_reports(self, prefix: str) -> bool:
+        lines = handoff_tick(self.config)
+        for line in lines:
+            self.timeline.add(f"handoff: {line}")
+        return any(line.startswith(prefix) for line in lines)
 
     def _records(self, name: AgentName, event: str) -> list[dict[str, Any]]:
         session = self.config.agent(name).session

@@ -405,7 +405,16 @@ ROLE_LOGS = {"builder": ("JOURNAL.md", "received"), "adversary": ("REVIEW.md", "
 
 
 def log_message(role: str, text: str, recorder: Recorder) -> None:
-    """Append a one-line summary of a message to the role's log file and push it."""
+    """Append a one-line summary of a message to the role's log file and push it.
+
+    A Builder told that REVIEW.md changed takes it as the final verdict and writes
+    ``## DONE`` in STATUS.md, which closes the rehearsal's cycle.
+    """
+    if role == "builder" and "REVIEW.md" in text:
+        with Path("STATUS.md").open("a", encoding="utf-8") as handle:
+            handle.write("\n## DONE\n")
+        commit_and_push(role, "STATUS.md", "builder: done", recorder)
+        return
     filename, verb = ROLE_LOGS[role]
     summary = text[:SUMMARY_CHARS].replace("\n", " ")
     with Path(filename).open("a", encoding="utf-8") as handle:

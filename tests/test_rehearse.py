@@ -16,16 +16,24 @@ def test_rehearse_passes_and_cleans_up(private_tmux: Path) -> None:
     )
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    for step in (
+    steps = [
+        "handoff: first tick, baseline recorded",
         "prompt arrived as one argument",
-        "pushed STATUS.md with a CLAIMED gate",
         "both already running, same pids",
         "status dead",
-        "respawned, alive again",
-        "stop again: nothing to do",
+        "watchdog: adversary: dead (signal 9): respawned",
+        "pushed STATUS.md with a CLAIMED gate",
+        "handoff: pinged adversary",
+        "adversary: pushed REVIEW.md",
+        "handoff: pinged builder",
+        "builder: pushed STATUS.md with '## DONE'",
+        "watchdog: DONE: stopped both loops",
+        "after DONE: stop finds nothing, the watchdog stays idle",
         "rehearsal passed",
-    ):
-        assert step in out
+    ]
+    positions = [out.find(step) for step in steps]
+    assert -1 not in positions, [s for s, p in zip(steps, positions, strict=True) if p == -1]
+    assert positions == sorted(positions)
     workspace = re.search(r"workspace ready at (\S+)", out)
     assert workspace and not Path(workspace.group(1)).exists()
     sockets = list((private_tmux / f"tmux-{os.getuid()}").glob("*"))

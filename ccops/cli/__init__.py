@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -17,7 +18,10 @@ from ccops.errors import CcopsError
 
 
 class _CcopsGroup(TyperGroup):
-    """Turns a CcopsError anywhere below into one stderr line and its exit code."""
+    """Turns any failure below into one stderr line and its exit code, never a traceback.
+
+    ``CCOPS_DEBUG=1`` lets an unexpected exception through with its traceback.
+    """
 
     def invoke(self, ctx: Any) -> Any:
         try:
@@ -25,6 +29,17 @@ class _CcopsGroup(TyperGroup):
         except CcopsError as error:
             typer.echo(error.line, err=True)
             raise typer.Exit(error.exit_code) from None
+        except (typer.Exit, typer.Abort, typer.TyperException):
+            raise  # typer's own control flow: --help, usage errors
+        except Exception as error:
+            if os.environ.get("CCOPS_DEBUG"):
+                raise
+            line = " ".join(str(error).split())
+            typer.echo(
+                f"ccops: unexpected {type(error).__name__}: {line} (CCOPS_DEBUG=1 shows more)",
+                err=True,
+            )
+            raise typer.Exit(1) from None
 
 
 app = typer.Typer(
