@@ -26,10 +26,16 @@ class EventLog:
             os.close(fd)
         return event
 
-    def read(self) -> list[dict[str, Any]]:
-        """Every event that parses; a torn or foreign line is skipped."""
+    def read(self, tail_bytes: int | None = None) -> list[dict[str, Any]]:
+        """Every event that parses (only the last ``tail_bytes`` of the file, if given)."""
         try:
-            lines = self.path.read_text(encoding="utf-8", errors="replace").splitlines()
+            with self.path.open("rb") as handle:
+                if tail_bytes is not None and handle.seek(0, os.SEEK_END) > tail_bytes:
+                    handle.seek(-tail_bytes, os.SEEK_END)
+                    handle.readline()  # skip the partial first line
+                else:
+                    handle.seek(0)
+                lines = handle.read().decode("utf-8", errors="replace").splitlines()
         except FileNotFoundError:
             return []
         events = []

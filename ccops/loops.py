@@ -6,7 +6,7 @@ import os
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
@@ -127,6 +127,13 @@ class Loops:
 def selected(name: AgentName | None) -> Iterable[AgentName]:
     """One agent, or both when no name is given."""
     return (name,) if name else ("builder", "adversary")
+
+
+def mark_crashloop(status: LoopStatus, crashloop: tuple[str, ...]) -> LoopStatus:
+    """A loop the watchdog gave up on shows as ``crashloop`` until started by hand."""
+    if status.name in crashloop and status.state is not LoopState.ALIVE:
+        return replace(status, state=LoopState.CRASHLOOP)
+    return status
 
 
 def _status(name: AgentName, session: str, pane: Pane | None) -> LoopStatus:

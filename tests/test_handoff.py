@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from concurrent.futures import ThreadPoolExecutor
 
@@ -142,3 +143,19 @@ def test_missing_clone_is_reported_and_the_other_edge_still_works(live: Setup) -
     report = handoff_tick(live.config())
     assert any("missing" in line for line in report)
     assert any(line.startswith("pinged builder") for line in report)
+
+
+def test_status_shows_the_handoff_facts(live: Setup) -> None:
+    live.push("builder", "STATUS.md", f"# STATUS\n{CLAIM}\n## Blocked\nwaiting for DNS\n")
+    handoff_tick(live.config())
+    facts = json.loads(live.ccops("status", "--json").stdout)
+    assert [loop["state"] for loop in facts["loops"]] == ["alive", "alive"]
+    assert facts["claims_seen"] == [CLAIM]
+    assert facts["blocked"] == "waiting for DNS"
+    assert facts["last_ping"]["adversary"]["ok"] is True
+    assert facts["last_ping"]["builder"] is None
+    assert facts["last_tick"]["handoff"] is not None and facts["done"] is False
+    text = live.ccops("status").stdout
+    assert "Blocked: waiting for DNS" in text
+    assert "last ping to adversary:" in text and "delivered in" in text
+    assert "last ping to builder: none yet" in text

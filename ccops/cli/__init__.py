@@ -13,6 +13,7 @@ from ccops.cli import config as config_cmd
 from ccops.cli import handoff as handoff_cmd
 from ccops.cli import loops as loops_cmd
 from ccops.cli import rehearse as rehearse_cmd
+from ccops.cli import status as status_cmd
 from ccops.cli import watchdog as watchdog_cmd
 from ccops.errors import CcopsError
 
@@ -52,6 +53,7 @@ app = typer.Typer(
 )
 app.add_typer(loops_cmd.app, name="loops")
 app.add_typer(config_cmd.app, name="config")
+app.command("status")(status_cmd.status)
 app.command("watchdog")(watchdog_cmd.watchdog)
 app.command("handoff")(handoff_cmd.handoff)
 app.command("rehearse")(rehearse_cmd.rehearse)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import os
 import sys
 import time
-from dataclasses import replace
 from enum import StrEnum
 from typing import Annotated
 
@@ -16,7 +15,7 @@ from ccops.cli.common import config_of, print_json, status_table
 from ccops.config import AgentName
 from ccops.errors import ConfigError, NotRunningError
 from ccops.logs import follow, tail
-from ccops.loops import Loops, LoopState, LoopStatus, selected
+from ccops.loops import Loops, LoopState, mark_crashloop, selected
 from ccops.supervisor import clear_after_start, watchdog_store
 
 app = typer.Typer(help="Run the Builder and Adversary loops in tmux.", no_args_is_help=True)
@@ -68,7 +67,7 @@ def status(
     config = config_of(ctx)
     loops = Loops(config)
     crashloop = watchdog_store(config).read().crashloop
-    statuses = [_mark_crashloop(loops.status(name), crashloop) for name in selected(_name(agent))]
+    statuses = [mark_crashloop(loops.status(name), crashloop) for name in selected(_name(agent))]
     if as_json:
         print_json([s.as_dict() for s in statuses])
     else:
@@ -121,10 +120,3 @@ def attach(ctx: typer.Context, agent: RequiredAgentArg) -> None:
         raise ConfigError("attach needs a terminal on stdin")
     argv = loops.tmux.attach_argv(loops.session(name))
     os.execvp(argv[0], argv)  # noqa: S606 - argv list, no shell
-
-
-def _mark_crashloop(status: LoopStatus, crashloop: tuple[str, ...]) -> LoopStatus:
-    """A loop the watchdog gave up on shows as ``crashloop`` until started by hand."""
-    if status.name in crashloop and status.state is not LoopState.ALIVE:
-        return replace(status, state=LoopState.CRASHLOOP)
-    return status

@@ -1,0 +1,73 @@
+"""``ccops status``: loops, handoffs and the watchdog on one screen."""
+
+from __future__ import annotations
+
+import time
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from ccops.cli.common import config_of, duration, print_json
+from ccops.overview import overview
+
+
+def status(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """Show the loops, gate claims, last pings, Blocked, DONE and the last ticks."""
+    facts = overview(config_of(ctx))
+    if as_json:
+        print_json(facts)
+        return
+    console = Console(highlight=False)
+    console.print(_loops_table(facts["loops"]))
+    now = time.time()
+    console.print(f"DONE: {'yes' if facts['done'] else 'no'}")
+    console.print(f"Blocked: {facts['blocked'] or 'no'}")
+    claims = facts["claims_seen"]
+    console.print(
+        f"gate claims seen: {len(claims)}" + (f" (latest: {claims[-1]})" if claims else "")
+    )
+    for to, ping in facts["last_ping"].items():
+        console.print(f"last ping to {to}: {_ping_text(ping, now)}")
+    if facts["pending_pings"]:
+        console.print(f"pending pings: {len(facts['pending_pings'])}")
+    for name, when in facts["last_tick"].items():
+        console.print(f"last {name} tick: {_ago(when, now)}")
+    for problem in facts["problems"]:
+        console.print(f"[yellow]problem:[/] {problem}")
+
+
+def _loops_table(rows: list[dict[str, Any]]) -> Table:
+    table = Table("loop", "state", "pid", "uptime", "restarts", "last exit", box=None)
+    for row in rows:
+        exit_text = (
+            f"signal {row['exit_signal']}"
+            if row["exit_signal"] is not None
+            else (f"status {row['exit_status']}" if row["exit_status"] is not None else "-")
+        )
+        table.add_row(
+            row["name"],
+            row["state"],
+            str(row["pid"] or "-"),
+            duration(row["uptime"]),
+            str(row["restarts"]),
+            exit_text,
+        )
+    return table
+
+
+def _ping_text(ping: dict[str, Any] | None, now: float) -> str:
+    if ping is None:
+        return "none yet"
+    state = "delivered" if ping.get("ok") else f"not delivered ({ping.get('outcome')})"
+    return (
+        f"{_ago(ping['time'], now)}, {state} in {ping.get('latency', 0):.2f} s [{ping.get('id')}]"
+    )
+
+
+def _ago(when: float | None, now: float) -> str:
+    return "never" if when is None else f"{duration(now - when)} ago"

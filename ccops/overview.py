@@ -1,0 +1,50 @@
+"""What ``ccops status`` shows: loops, handoff and watchdog facts, gathered read-only."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ccops.config import AGENT_NAMES, Config
+from ccops.events import EventLog
+from ccops.loops import Loops, mark_crashloop
+from ccops.supervisor import handoff_store, watchdog_store
+
+RECENT_EVENTS = 512 * 1024  # bytes of the event log read: enough for days of ticks
+
+
+def overview(config: Config) -> dict[str, Any]:
+    """Every fact ``ccops status`` prints, as plain data (the same for ``--json``)."""
+    loops = Loops(config)
+    watchdog = watchdog_store(config).read()
+    handoff = handoff_store(config).read()
+    events = EventLog(config.paths.state_dir).read(tail_bytes=RECENT_EVENTS)
+    last = _last_by_kind(events)
+    loop_rows = []
+    for name in AGENT_NAMES:
+        status = mark_crashloop(loops.status(name), watchdog.crashloop).as_dict()
+        status["restarts"] = len(watchdog.restarts.get(name, ()))
+        loop_rows.append(status)
+    return {
+        "loops": loop_rows,
+        "done": watchdog.done,
+        "blocked": handoff.blocked,
+        "claims_seen": list(handoff.claims_seen),
+        "pending_pings": [p.model_dump() for p in handoff.pending],
+        "last_ping": {
+            to: _last(events, lambda e, to=to: e["kind"] == "ping" and e.get("to") == to)
+            for to in AGENT_NAMES
+        },
+        "last_tick": {
+            "watchdog": (last.get("watchdog-tick") or {}).get("time"),
+            "handoff": (last.get("handoff-tick") or {}).get("time"),
+        },
+        "problems": [e["problem"] for e in events[-20:] if e.get("kind") == "observe"][-3:],
+    }
+
+
+def _last_by_kind(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    return {event["kind"]: event for event in events if "kind" in event}
+
+
+def _last(events: list[dict[str, Any]], match: Any) -> dict[str, Any] | None:
+    return next((e for e in reversed(events) if match(e)), None)
