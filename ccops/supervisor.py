@@ -64,6 +64,13 @@ def clear_after_start(config: Config, name: AgentName, after_done: bool) -> bool
     return cleared.done
 
 
+def hold_after_stop(config: Config, name: AgentName) -> None:
+    """An operator stopped ``name``: the watchdog must not bring it back."""
+    store = watchdog_store(config)
+    with store.transaction() as (current, save):
+        save(watchdog.held(current, name))
+
+
 def _act(loops: Loops, events: EventLog, action: watchdog.WatchdogAction) -> str:
     if action.kind == "stop_all":
         for name in AGENT_NAMES:

@@ -1,9 +1,10 @@
 """Watchdog decisions, pure: (previous state, observation) → (new state, actions).
 
-A dead or missing loop is restarted, unless it was restarted ``max_restarts`` times within
-``window`` seconds: then it is marked ``crashloop`` and left alone until an operator starts
-it. ``## DONE`` stops both loops once, and later ticks do nothing until it is cleared.
-Nothing here touches tmux, git, files or the clock (``now`` is part of the observation).
+A dead or missing loop is restarted, unless an operator stopped it, or it was restarted
+``max_restarts`` times within ``window`` seconds: then it is marked ``crashloop`` and left
+alone until an operator starts it. ``## DONE`` stops both loops once, and later ticks do
+nothing until it is cleared. Nothing here touches tmux, git, files or the clock (``now``
+is part of the observation).
 """
 
 from __future__ import annotations
@@ -40,6 +41,7 @@ class WatchdogState(_Data):
     done: bool = False
     restarts: dict[AgentKey, tuple[float, ...]] = Field(default_factory=dict)
     crashloop: tuple[AgentKey, ...] = ()
+    stopped: tuple[AgentKey, ...] = Field((), description="stopped by an operator: left down")
 
 
 class WatchdogAction(_Data):
@@ -62,7 +64,7 @@ def decide(
     restarts = dict(state.restarts)
     crashloop = list(state.crashloop)
     for name, loop in seen.loops.items():
-        if loop.state == "alive" or name in crashloop:
+        if loop.state == "alive" or name in crashloop or name in state.stopped:
             continue
         recent = tuple(t for t in restarts.get(name, ()) if seen.now - t < policy.window)
         if len(recent) >= policy.max_restarts:
@@ -73,15 +75,25 @@ def decide(
             recent += (seen.now,)
             actions.append(WatchdogAction(kind="restart", loop=name, reason=_why(loop)))
         restarts[name] = recent
-    new_state = WatchdogState(done=False, restarts=restarts, crashloop=tuple(crashloop))
+    new_state = state.model_copy(update={"restarts": restarts, "crashloop": tuple(crashloop)})
     return new_state, actions
 
 
 def cleared(state: WatchdogState, name: AgentKey) -> WatchdogState:
-    """The state after an operator starts ``name`` by hand: no crash loop, no history."""
+    """The state after an operator starts ``name`` by hand: supervised afresh."""
     restarts = {k: v for k, v in state.restarts.items() if k != name}
     crashloop = tuple(n for n in state.crashloop if n != name)
-    return state.model_copy(update={"restarts": restarts, "crashloop": crashloop})
+    stopped = tuple(n for n in state.stopped if n != name)
+    return state.model_copy(
+        update={"restarts": restarts, "crashloop": crashloop, "stopped": stopped}
+    )
+
+
+def held(state: WatchdogState, name: AgentKey) -> WatchdogState:
+    """The state after an operator stops ``name``: the watchdog leaves it down."""
+    if name in state.stopped:
+        return state
+    return state.model_copy(update={"stopped": (*state.stopped, name)})
 
 
 def _why(loop: LoopSeen) -> str:

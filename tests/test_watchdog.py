@@ -148,3 +148,13 @@ def test_watchdog_help() -> None:
         check=False,
     )
     assert result.returncode == 0 and "--every" in result.stdout
+
+
+def test_a_loop_stopped_by_the_operator_stays_down(repos: Setup) -> None:
+    repos.ccops("loops", "start")
+    repos.ccops("loops", "stop", "builder")
+    assert "builder" not in repos.ccops("watchdog").stdout
+    assert Loops(repos.config()).status("builder").state is LoopState.MISSING
+    repos.ccops("loops", "start", "builder")
+    kill(Loops(repos.config()), "builder")
+    assert "builder: dead (signal 9): respawned" in repos.ccops("watchdog").stdout

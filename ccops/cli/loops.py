@@ -16,7 +16,7 @@ from ccops.config import AgentName
 from ccops.errors import ConfigError, NotRunningError
 from ccops.logs import follow, tail
 from ccops.loops import Loops, LoopState, mark_crashloop, selected
-from ccops.supervisor import clear_after_start, watchdog_store
+from ccops.supervisor import clear_after_start, hold_after_stop, watchdog_store
 
 app = typer.Typer(help="Run the Builder and Adversary loops in tmux.", no_args_is_help=True)
 
@@ -102,9 +102,14 @@ def logs(
 
 @app.command()
 def stop(ctx: typer.Context, agent: AgentArg = None) -> None:
-    """Stop the loop(s): kill ccops's own sessions and nothing else."""
-    loops = Loops(config_of(ctx))
+    """Stop the loop(s): kill ccops's own sessions and nothing else.
+
+    The watchdog leaves a stopped loop down until ``ccops loops start``.
+    """
+    config = config_of(ctx)
+    loops = Loops(config)
     for name in selected(_name(agent)):
+        hold_after_stop(config, name)
         done = loops.stop(name)
         typer.echo(f"{name} ({loops.session(name)}): {'stopped' if done else 'not running'}")
 
