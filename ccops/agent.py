@@ -8,10 +8,14 @@ and the prompt reaches it as one positional argument, never through a pipe or a 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
+import select
 import shutil
+import signal
 import sys
+import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -97,11 +101,67 @@ def exec_spec(spec_path: Path, environ: Mapping[str, str]) -> int:
 
 
 def _exec(argv: Sequence[str], env: Mapping[str, str]) -> int:
+    _watch_for_death(os.getpid(), _tmux_server_pid(environ=env))
     try:
         os.execvpe(argv[0], list(argv), dict(env))  # noqa: S606 - argv list, no shell
     except OSError as error:
         print(f"ccops: cannot run {argv[0]!r}: {error.strerror}", file=sys.stderr)
         return 127
+
+
+def _tmux_server_pid(environ: Mapping[str, str]) -> int | None:
+    """The pid of the tmux server this pane belongs to (``$TMUX`` is ``socket,pid,session``)."""
+    parts = environ.get("TMUX", "").split(",")
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def _watch_for_death(pid: int, server_pid: int | None) -> None:
+    """Leave behind a detached watcher that wakes the tmux server when ``pid`` dies.
+
+    tmux 3.3a sometimes never reaps a pane's dead process (it stays a zombie, the pane
+    reads dead without a status, and the ``pane-died`` hook never fires) until another
+    SIGCHLD reaches the server. The watcher sends that SIGCHLD, so the hook, and with it
+    the instant recovery, fires every time.
+    """
+    if server_pid is None or os.fork() != 0:
+        return
+    os.setsid()
+    if os.fork() != 0:
+        os._exit(0)
+    _let_go_of_the_terminal()
+    try:
+        _wait_for_exit(pid)
+        for _ in range(5):
+            time.sleep(0.05)
+            os.kill(server_pid, signal.SIGCHLD)
+    except OSError:
+        pass
+    os._exit(0)
+
+
+def _let_go_of_the_terminal() -> None:
+    """Hold no fd of the pane: its pty must close the moment the agent dies."""
+    null = os.open(os.devnull, os.O_RDWR)
+    for fd in (0, 1, 2):
+        os.dup2(null, fd)
+    os.closerange(3, os.sysconf("SC_OPEN_MAX"))
+
+
+def _wait_for_exit(pid: int) -> None:
+    """Block until ``pid`` has exited (a zombie counts as exited)."""
+    with contextlib.suppress(OSError):
+        fd = os.pidfd_open(pid)
+        select.select([fd], [], [])
+        return
+    while Path(f"/proc/{pid}").exists() and _state(pid) != "Z":
+        time.sleep(0.1)
+
+
+def _state(pid: int) -> str:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (OSError, IndexError):
+        return "Z"
 
 
 if __name__ == "__main__":

@@ -111,6 +111,7 @@ class WatchdogConfig(_Section):
     interval: int = Field(300, gt=0, description="seconds between watchdog ticks")
     max_restarts: int = Field(5, gt=0, description="restarts allowed within crash_window")
     crash_window: int = Field(600, gt=0, description="seconds")
+    instant_recovery: bool = Field(True, description="tmux pane-died hook runs a watchdog tick")
 
 
 class HandoffConfig(_Section):
@@ -190,7 +191,7 @@ def config_path(explicit: Path | None) -> Path | None:
 def load_config(explicit: Path | None = None) -> Config:
     """Read, merge and validate the config; any problem is a one-line ConfigError."""
     path = config_path(explicit)
-    values = _read_toml(path) if path else {}
+    values = _read_file(path) if path else {}
     try:
         return Config(**values)
     except ValidationError as exc:
@@ -199,9 +200,14 @@ def load_config(explicit: Path | None = None) -> Config:
         raise ConfigError(f"environment: {exc}") from None
 
 
-def _read_toml(path: Path) -> dict[str, Any]:
+def _read_file(path: Path) -> dict[str, Any]:
+    """TOML, or JSON for a ``.json`` file (the snapshot ccops hands to its tmux hook)."""
     try:
-        return tomllib.loads(path.read_text(encoding="utf-8"))
+        text = path.read_text(encoding="utf-8")
+        if path.suffix == ".json":
+            data: dict[str, Any] = json.loads(text)
+            return data
+        return tomllib.loads(text)
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
     except IsADirectoryError:
@@ -212,6 +218,8 @@ def _read_toml(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not UTF-8 text") from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(f"config file {path} is not valid TOML: {exc}") from None
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid JSON: {exc}") from None
 
 
 _EXPECTED = {

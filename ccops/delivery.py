@@ -33,6 +33,7 @@ class Outcome(StrEnum):
     DELIVERED = "delivered"
     ALREADY = "already delivered"
     NOT_READY = "composer not found"
+    IN_MODE = "pane is in copy or view mode"
     BUSY_COMPOSER = "composer holds other text"
     UNCONFIRMED = "typed, submit not confirmed"
 
@@ -49,6 +50,8 @@ class Delivery:
         composer = composer_text(self.tmux.capture(session))
         if composer is None:
             return Outcome.NOT_READY
+        if self.tmux.in_mode(session):  # an operator scrolling back: try again next tick
+            return Outcome.IN_MODE
         if ping_id in composer:  # typed by an interrupted earlier tick: submit, never retype
             return self._submit(session, already_typed=True)
         if composer:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
@@ -17,6 +18,7 @@ from ccops.agent import launch_spec, pane_command, write_spec
 from ccops.config import AgentName, Config
 from ccops.errors import BusyError, ConfigError
 from ccops.prompts import render_prompt
+from ccops.state import write_atomic
 from ccops.tmux import Pane, TmuxServer
 
 LOCK_TIMEOUT = 30.0
@@ -81,7 +83,8 @@ class Loops:
             command = self._prepare(name)
             workdir = self.config.agent(name).workdir
             if pane is None:
-                self.tmux.create(session, workdir, command, self.log_file(name))
+                hook = self._death_hook()
+                self.tmux.create(session, workdir, command, self.log_file(name), hook)
                 return StartAction.CREATED
             self.tmux.respawn(session, workdir, command)
             return StartAction.RESPAWNED
@@ -105,6 +108,18 @@ class Loops:
         write_spec(spec, spec_path)
         self.log_file(name).parent.mkdir(parents=True, exist_ok=True)
         return pane_command(spec_path)
+
+    def _death_hook(self) -> list[str] | None:
+        """What tmux runs when a pane dies: a watchdog tick on a snapshot of this config.
+
+        The snapshot carries environment overrides too, so the hook sees what this
+        process saw; it may hold secrets, hence mode 0600.
+        """
+        if not self.config.watchdog.instant_recovery:
+            return None
+        snapshot = self.state_dir / "ccops.json"
+        write_atomic(snapshot, self.config.model_dump_json().encode(), mode=0o600)
+        return [sys.executable, "-m", "ccops.cli", "--config", str(snapshot), "watchdog"]
 
     @contextmanager
     def _lock(self, session: str) -> Iterator[None]:

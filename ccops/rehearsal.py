@@ -3,8 +3,9 @@
 A bare git repo stands in for cc-ci, the Builder and Adversary get their own clones, and a
 stand-in agent that ships with ccops (``ccops.standin``) plays claude. The whole cycle runs:
 the Builder claims a gate, the Adversary is pinged and pushes a verdict, the Builder is
-pinged and writes ``## DONE``, the watchdog stops both; a killed loop is brought back on the
-way. Each step is checked and lands on a timeline; a failed check is a RehearsalError.
+pinged and writes ``## DONE``, the watchdog stops both; on the way, a killed loop is brought
+back by the tmux pane-died hook. Each step is checked and lands on a timeline; a failed
+check is a RehearsalError.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from typing import Any
 from ccops import git
 from ccops.config import AGENT_NAMES, AgentName, Config
 from ccops.errors import RehearsalError
+from ccops.events import EventLog
 from ccops.loops import Loops, LoopState, LoopStatus, StartAction, wait_for
 from ccops.prompts import CLAIM_MARKER, render_prompt
 from ccops.supervisor import handoff_tick, watchdog_tick
@@ -142,7 +144,7 @@ class Rehearsal:
             self.check_start_is_idempotent()
             self.kill_and_recover("adversary")
             self.check_claim_pushed()
-            self.hand_off("adversary", "REVIEW.md", "- ")
+            self.hand_off("adversary", "REVIEW.md", "verified:")
             self.hand_off("builder", "STATUS.md", "## DONE")
             self.check_done_stops_both()
             self.check_stop_is_idempotent()
@@ -189,22 +191,30 @@ class Rehearsal:
         self.timeline.add("start again: both already running, same pids")
 
     def kill_and_recover(self, name: AgentName) -> None:
+        """Kill -9 an agent; the pane-died hook's watchdog tick must bring it back."""
         pid = self.loops.status(name).pid
         if pid is None:
             raise RehearsalError(f"{name} has no pid to kill")
+        starts = self._starts(name)
         killed = time.monotonic()
         os.kill(pid, signal.SIGKILL)
-        self._wait(
-            lambda: self.loops.status(name).state is LoopState.DEAD, f"{name} to be seen dead"
-        )
-        self.timeline.add(f"{name}: killed (pid {pid}), status dead")
-        starts = self._starts(name)
-        for line in watchdog_tick(self.config):
-            self.timeline.add(f"watchdog: {line}")
+        self.timeline.add(f"{name}: killed (pid {pid}) with SIGKILL")
         self._wait(lambda: self._starts(name) > starts, f"{name} to come back")
-        new_pid = self.loops.status(name).pid
         back = time.monotonic() - killed
-        self.timeline.add(f"{name}: alive again (pid {new_pid}), {back:.2f} s after the kill")
+        restart = next(
+            (
+                e
+                for e in reversed(EventLog(self.config.paths.state_dir).read())
+                if e["kind"] == "restart"
+            ),
+            None,
+        )
+        if restart is None or restart.get("loop") != name:
+            raise RehearsalError(f"{name} came back without a watchdog restart")
+        self.timeline.add(
+            f"{name}: back via the pane-died hook ({restart['reason']}), "
+            f"pid {self.loops.status(name).pid}, {back:.2f} s after the kill"
+        )
 
     def hand_off(self, to: AgentName, then_file: str, then_text: str) -> None:
         """Tick the handoff until ``to`` is pinged, then wait for its scripted answer."""

@@ -112,15 +112,29 @@ class TmuxServer:
         """Names of all sessions on this server."""
         return self._query("list-sessions", "-F", "#{session_name}") or []
 
-    def create(self, session: str, cwd: Path, command: Sequence[str], log: Path) -> None:
+    def create(
+        self,
+        session: str,
+        cwd: Path,
+        command: Sequence[str],
+        log: Path,
+        on_death: Sequence[str] | None,
+    ) -> None:
         """Create a detached session running ``command`` (argv, no shell), logged to ``log``.
 
         ``remain-on-exit`` is set in the same tmux call, before the program starts, so a
-        program that dies at once still leaves its exit status to read.
+        program that dies at once still leaves its exit status to read; the server's
+        ``pane-died`` hook runs ``on_death`` (argv) in the background, or nothing if None.
         """
         pipe = f"umask 077; exec cat >> {shlex.quote(str(log))}"
+        hook = (
+            ["set-hook", "-g", "pane-died", _run_shell(on_death)]
+            if on_death
+            else ["set-hook", "-gu", "pane-died"]
+        )
         self._run(
             "set-option", "-g", "remain-on-exit", "on", ";",
+            *hook, ";",
             "new-session", "-d", "-s", session, "-x", WINDOW_SIZE[0], "-y", WINDOW_SIZE[1],
             "-c", str(cwd), *command, ";",
             "pipe-pane", "-o", "-t", target(session), pipe,
@@ -141,6 +155,11 @@ class TmuxServer:
             args += ["-S", str(-history)]
         return self._query(*args) or []
 
+    def in_mode(self, session: str) -> bool:
+        """Whether the pane is in copy or view mode (keys would go to the mode, not the app)."""
+        lines = self._query("display-message", "-p", "-t", target(session), "#{pane_in_mode}")
+        return lines == ["1"]
+
     def type_literal(self, session: str, text: str) -> None:
         """Type ``text`` as keystrokes, literally ("Enter" stays a word)."""
         self._run("send-keys", "-t", target(session), "-l", text)
@@ -158,6 +177,15 @@ class TmuxServer:
     def attach_argv(self, session: str) -> list[str]:
         """The command line that attaches a terminal to the session."""
         return ["tmux", "-L", self.socket_name, "attach-session", "-t", target(session)]
+
+
+def _run_shell(argv: Sequence[str]) -> str:
+    """A tmux ``run-shell -b`` command for ``argv``, single-quoted for tmux's parser."""
+    line = shlex.join(argv)
+    if "'" in line or "#" in line:
+        raise TmuxError(f"cannot pass {line!r} to a tmux hook: it holds a quote or '#'")
+    # Silenced: run-shell output would open view mode in the pane and swallow later keys.
+    return f"run-shell -b '{line} >/dev/null 2>&1'"
 
 
 def _int_or_none(text: str) -> int | None:

@@ -69,6 +69,8 @@ class Setup:
             "agents.builder": {"workdir": str(self.root / "builder")},
             "agents.adversary": {"workdir": str(self.root / "adversary")},
             "paths": {"plan_dir": str(self.root / "plan"), "state_dir": str(self.root / "state")},
+            # Tests that watch a loop die turn the instant pane-died recovery on themselves.
+            "watchdog": {"instant_recovery": False},
         }  # fmt: skip
         for key, values in sections.items():
             base.setdefault(key.replace("__", "."), {}).update(values)

@@ -159,3 +159,12 @@ def test_status_shows_the_handoff_facts(live: Setup) -> None:
     assert "Blocked: waiting for DNS" in text
     assert "last ping to adversary:" in text and "delivered in" in text
     assert "last ping to builder: none yet" in text
+
+
+def test_a_pane_in_copy_mode_is_not_typed_into(live: Setup) -> None:
+    live.tmux("copy-mode", "-t", "=cc-ci-adv:")
+    live.push("builder", "STATUS.md", f"# STATUS\n{CLAIM}\n")
+    assert "copy or view mode" in handoff_tick(live.config())[0]
+    live.tmux("copy-mode", "-q", "-t", "=cc-ci-adv:")
+    assert handoff_tick(live.config())[0].startswith("pinged adversary")
+    assert len(messages(live, "cc-ci-adv")) == 1

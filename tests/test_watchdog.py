@@ -158,3 +158,36 @@ def test_a_loop_stopped_by_the_operator_stays_down(repos: Setup) -> None:
     repos.ccops("loops", "start", "builder")
     kill(Loops(repos.config()), "builder")
     assert "builder: dead (signal 9): respawned" in repos.ccops("watchdog").stdout
+
+
+def test_pane_died_hook_brings_a_killed_agent_back_at_once(repos: Setup) -> None:
+    repos.write_config(watchdog={"instant_recovery": True})
+    loops = Loops(repos.config())
+    loops.start("builder")
+    repos.wait_started("cc-ci-builder")
+    os.kill(loops.status("builder").pid or 0, signal.SIGKILL)
+    repos.wait_started("cc-ci-builder", count=2)  # no tick run by the test
+    assert loops.status("builder").state is LoopState.ALIVE
+    assert "builder" in [e["loop"] for e in events(repos, "restart")]
+    assert "pane-died[0]" in repos.tmux("show-hooks", "-gw").stdout
+
+
+def test_pane_died_hook_is_bounded_by_the_crash_loop_guard(repos: Setup) -> None:
+    crasher = repos.root / "crash.sh"
+    crasher.write_text("#!/bin/sh\nsleep 0.2\nexit 1\n")
+    crasher.chmod(0o755)
+    repos.write_config(
+        claude={"command": [str(crasher)]},
+        watchdog={"instant_recovery": True, "max_restarts": 3},
+    )
+    repos.ccops("loops", "stop", "adversary")  # held down: only the builder is watched
+    repos.ccops("loops", "start", "builder")
+    assert wait_for(lambda: len(events(repos, "crashloop")) == 1, 30)
+    assert [e["loop"] for e in events(repos, "restart")] == ["builder"] * 3
+    status = json.loads(repos.ccops("loops", "status", "builder", "--json").stdout)[0]
+    assert status["state"] == "crashloop"
+
+
+def test_no_hook_when_instant_recovery_is_off(repos: Setup) -> None:
+    Loops(repos.config()).start("builder")
+    assert "pane-died[0]" not in repos.tmux("show-hooks", "-gw").stdout

@@ -23,8 +23,10 @@ def rehearse(
     def show(statuses: list[LoopStatus]) -> None:
         console.print(status_table(statuses))
 
-    timeline = run_rehearsal(report=lambda text: console.print(f"• {text}"), show=show, keep=keep)
+    timeline = run_rehearsal(
+        report=lambda text: console.print(f"• {text}", markup=False), show=show, keep=keep
+    )
     console.print("\n[bold]timeline[/]")
     for offset, text in timeline.events:
-        console.print(f"  {offset:7.2f} s  {text}")
+        console.print(f"  {offset:7.2f} s  {text}", markup=False)
     console.print("[green]rehearsal passed[/]")
