@@ -123,7 +123,11 @@ def _watch_for_death(pid: int, server_pid: int | None) -> None:
     SIGCHLD reaches the server. The watcher sends that SIGCHLD, so the hook, and with it
     the instant recovery, fires every time.
     """
-    if server_pid is None or os.fork() != 0:
+    if server_pid is None:
+        return
+    child = os.fork()
+    if child != 0:
+        os.waitpid(child, 0)  # the middle child exits at once: leave the agent no zombie
         return
     os.setsid()
     if os.fork() != 0:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
@@ -180,7 +180,7 @@ def _age(pid: int | None) -> float | None:
     return max(0.0, boot_uptime - started_ticks / os.sysconf("SC_CLK_TCK"))
 
 
-def wait_for(predicate: Any, timeout: float, interval: float = 0.05) -> bool:
+def wait_for(predicate: Callable[[], object], timeout: float, interval: float = 0.05) -> bool:
     """Poll ``predicate`` until it is true or ``timeout`` seconds pass."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:

@@ -29,6 +29,7 @@ from ccops.errors import RehearsalError
 from ccops.events import EventLog
 from ccops.loops import Loops, LoopState, LoopStatus, StartAction, wait_for
 from ccops.prompts import CLAIM_MARKER, render_prompt
+from ccops.standin import read_records
 from ccops.supervisor import handoff_tick, watchdog_tick
 
 WAIT = 20.0
@@ -67,10 +68,7 @@ class Workspace:
 
     def record(self, session: str) -> list[dict[str, Any]]:
         """The stand-in's log for one session."""
-        path = self.records / f"{session}.jsonl"
-        if not path.exists():
-            return []
-        return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        return read_records(self.records / f"{session}.jsonl")
 
 
 def create_workspace(root: Path) -> Workspace:

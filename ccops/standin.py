@@ -102,6 +102,14 @@ def parse_options(argv: list[str]) -> Options:
 # --------------------------------------------------------------------------- record
 
 
+def read_records(path: Path) -> list[dict[str, Any]]:
+    """The events a stand-in recorded at ``path`` (none when it never started)."""
+    if not path.exists():
+        return []
+    lines = path.read_text(encoding="utf-8").splitlines()
+    return [json.loads(line) for line in lines if line.strip()]
+
+
 class Recorder:
     """Thread-safe appender of JSON-lines events; a no-op without a path."""
 

@@ -18,6 +18,7 @@ import pytest
 from ccops import git
 from ccops.config import Config, load_config
 from ccops.loops import wait_for
+from ccops.standin import read_records
 
 CCOPS = [sys.executable, "-m", "ccops.cli"]
 
@@ -85,10 +86,7 @@ class Setup:
         return load_config(self.config_file)
 
     def records_of(self, session: str, event: str | None = None) -> list[dict[str, Any]]:
-        path = self.records / f"{session}.jsonl"
-        if not path.exists():
-            return []
-        rows = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+        rows = read_records(self.records / f"{session}.jsonl")
         return [r for r in rows if event is None or r.get("event") == event]
 
     def wait_started(self, session: str, count: int = 1) -> dict[str, Any]:
