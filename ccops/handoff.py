@@ -49,6 +49,7 @@ class HandoffState(_Data):
     review_blob: str | None = None
     blocked: str | None = None
     pending: tuple[Ping, ...] = ()
+    typing: Ping | None = None  # being typed: frozen, so an interrupted tick can finish it
 
 
 class HandoffAction(_Data):
@@ -71,32 +72,40 @@ def decide(
     if seen.status is not None:
         new_claims = tuple(c for c in seen.status.claims if c not in claims_seen)
         if new_claims:
-            pending = _merge_claims(pending, new_claims)
+            pending = _merge_claims(pending, new_claims, state.typing)
             claims_seen += new_claims
         if seen.status.blocked != blocked:
             actions.append(_blocked_action(seen.status.blocked))
             blocked = seen.status.blocked
     if seen.review is not None and seen.review.blob != review_blob:
         if seen.review.blob is not None:
-            pending = [p for p in pending if p.to != "builder"]
+            pending = [p for p in pending if p.to != "builder" or p == state.typing]
             pending.append(
                 Ping(to="builder", review_blob=seen.review.blob, review_commit=seen.review.commit)
             )
         review_blob = seen.review.blob
     actions += [HandoffAction(kind="deliver", ping=ping) for ping in pending]
-    new_state = HandoffState(
-        baseline=True,
-        claims_seen=claims_seen,
-        review_blob=review_blob,
-        blocked=blocked,
-        pending=tuple(pending),
+    new_state = state.model_copy(
+        update={
+            "claims_seen": claims_seen,
+            "review_blob": review_blob,
+            "blocked": blocked,
+            "pending": tuple(pending),
+        }
     )
     return new_state, actions
 
 
+def typing_started(state: HandoffState, ping: Ping) -> HandoffState:
+    """The state just before ``ping`` is typed: later claims no longer merge into it."""
+    return state.model_copy(update={"typing": ping})
+
+
 def delivered(state: HandoffState, ping: Ping) -> HandoffState:
     """The state once ``ping`` is verified in the agent's conversation."""
-    return state.model_copy(update={"pending": tuple(p for p in state.pending if p != ping)})
+    typing = None if state.typing == ping else state.typing
+    pending = tuple(p for p in state.pending if p != ping)
+    return state.model_copy(update={"pending": pending, "typing": typing})
 
 
 def _baseline(seen: HandoffObservation) -> HandoffState:
@@ -109,12 +118,17 @@ def _baseline(seen: HandoffObservation) -> HandoffState:
     )
 
 
-def _merge_claims(pending: list[Ping], new_claims: tuple[str, ...]) -> list[Ping]:
-    """One undelivered ping to the Adversary names every new claim."""
-    earlier = next((p for p in pending if p.to == "adversary"), None)
-    claims = (earlier.claims if earlier else ()) + new_claims
-    rest = [p for p in pending if p.to != "adversary"]
-    return [Ping(to="adversary", claims=claims), *rest]
+def _merge_claims(
+    pending: list[Ping], new_claims: tuple[str, ...], typing: Ping | None
+) -> list[Ping]:
+    """One undelivered ping to the Adversary names every new claim.
+
+    A ping already being typed is left as it is; new claims then queue behind it.
+    """
+    open_ping = next((p for p in pending if p.to == "adversary" and p != typing), None)
+    claims = (open_ping.claims if open_ping else ()) + new_claims
+    rest = [p for p in pending if p != open_ping]
+    return [*rest, Ping(to="adversary", claims=claims)]
 
 
 def _blocked_action(reason: str | None) -> HandoffAction:

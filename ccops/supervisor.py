@@ -109,6 +109,8 @@ def handoff_tick(config: Config) -> list[str]:
         save(state)
         for action in actions:
             if action.kind == "deliver" and action.ping is not None:
+                state = handoff.typing_started(state, action.ping)
+                save(state)
                 line, ok = _deliver(config, delivery, events, action.ping)
                 report.append(line)
                 if ok:

@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import json
+import random
 import shutil
+import subprocess
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import Setup
+from conftest import CCOPS, Setup
 
 from ccops import git
 from ccops.handoff import Ping
@@ -168,3 +171,30 @@ def test_a_pane_in_copy_mode_is_not_typed_into(live: Setup) -> None:
     live.tmux("copy-mode", "-q", "-t", "=cc-ci-adv:")
     assert handoff_tick(live.config())[0].startswith("pinged adversary")
     assert len(messages(live, "cc-ci-adv")) == 1
+
+
+def test_kill_9_mid_tick_never_loses_or_doubles_a_ping(live: Setup) -> None:
+    rng = random.Random(7)
+    claims = []
+    for n in range(8):
+        claims.append(f"- Gate {n} — CLAIMED")
+        live.push("builder", "STATUS.md", "# STATUS\n" + "\n".join(claims) + "\n")
+        tick = subprocess.Popen(
+            [*CCOPS, "-c", str(live.config_file), "handoff"],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        time.sleep(rng.uniform(0.0, 1.2))
+        tick.kill()
+        tick.wait()
+    json.loads((live.root / "state" / "handoff.json").read_text())  # whole, never torn
+    for _ in range(3):
+        handoff_tick(live.config())
+    assert wait_for(
+        lambda: not json.loads(live.ccops("status", "--json").stdout)["pending_pings"], 10
+    )
+    received = messages(live, "cc-ci-adv")
+    ids = [text.rsplit("[ccops ping ", 1)[1] for text in received]
+    assert len(ids) == len(set(ids)), received
+    named = [claim for claim in claims if any(claim in text for text in received)]
+    assert named == claims
