@@ -5,6 +5,7 @@ from __future__ import annotations
 import subprocess
 from pathlib import Path
 
+from ccops.config import mask_url_secret
 from ccops.errors import CcopsError
 
 GIT_TIMEOUT = 60.0
@@ -99,8 +100,6 @@ def read_blob(clone: Path, blob: str) -> str | None:
 
 def mirror(url: str, path: Path) -> None:
     """Create or update a bare mirror of ``url`` at ``path`` (secrets in the URL masked)."""
-    from ccops.config import mask_url_secret  # noqa: PLC0415 - config imports nothing of ours
-
     try:
         if (path / "HEAD").exists():
             git("--git-dir", str(path), "fetch", "--prune", "--quiet")

@@ -19,13 +19,10 @@ def overview(config: Config) -> dict[str, Any]:
     handoff = handoff_store(config).read()
     events = EventLog(config.paths.state_dir).read(tail_bytes=RECENT_EVENTS)
     last = _last_by_kind(events)
-    loop_rows = []
-    for name in AGENT_NAMES:
-        status = mark_crashloop(loops.status(name), watchdog.crashloop).as_dict()
-        status["restarts"] = len(watchdog.restarts.get(name, ()))
-        loop_rows.append(status)
+    statuses = [mark_crashloop(loops.status(name), watchdog.crashloop) for name in AGENT_NAMES]
     return {
-        "loops": loop_rows,
+        "loops": statuses,
+        "restarts": {name: len(watchdog.restarts.get(name, ())) for name in AGENT_NAMES},
         "done": watchdog.done,
         "blocked": handoff.blocked,
         "claims_seen": list(handoff.claims_seen),

@@ -40,8 +40,10 @@ def config_of(ctx: typer.Context) -> Config:
     return root.obj
 
 
-def status_table(statuses: list[LoopStatus]) -> Table:
-    table = Table("loop", "session", "state", "pid", "uptime", "last exit", box=None)
+def status_table(statuses: list[LoopStatus], restarts: dict[str, int] | None = None) -> Table:
+    """One row per loop; with ``restarts``, a column of the watchdog's recent restarts."""
+    columns = ["loop", "session", "state", "pid", "uptime", "last exit"]
+    table = Table(*columns, *(["restarts"] if restarts is not None else []), box=None)
     style = {
         LoopState.ALIVE: "green",
         LoopState.DEAD: "red",
@@ -49,14 +51,17 @@ def status_table(statuses: list[LoopStatus]) -> Table:
         LoopState.CRASHLOOP: "bold red",
     }
     for s in statuses:
-        table.add_row(
+        row = [
             s.name,
             s.session,
             f"[{style[s.state]}]{s.state}[/]",
             str(s.pid or "-"),
             duration(s.uptime),
             _exit_text(s),
-        )
+        ]
+        if restarts is not None:
+            row.append(str(restarts.get(s.name, 0)))
+        table.add_row(*row)
     return table
 
 

@@ -7,9 +7,8 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
-from rich.table import Table
 
-from ccops.cli.common import config_of, duration, print_json
+from ccops.cli.common import config_of, duration, print_json, status_table
 from ccops.overview import overview
 
 
@@ -20,10 +19,10 @@ def status(
     """Show the loops, gate claims, last pings, Blocked, DONE and the last ticks."""
     facts = overview(config_of(ctx))
     if as_json:
-        print_json(facts)
+        print_json({**facts, "loops": [loop.as_dict() for loop in facts["loops"]]})
         return
     console = Console(highlight=False)
-    console.print(_loops_table(facts["loops"]))
+    console.print(status_table(facts["loops"], restarts=facts["restarts"]))
     now = time.time()
     console.print(f"DONE: {'yes' if facts['done'] else 'no'}")
     console.print(f"Blocked: {facts['blocked'] or 'no'}")
@@ -39,25 +38,6 @@ def status(
         console.print(f"last {name} tick: {_ago(when, now)}")
     for problem in facts["problems"]:
         console.print(f"[yellow]problem:[/] {problem}")
-
-
-def _loops_table(rows: list[dict[str, Any]]) -> Table:
-    table = Table("loop", "state", "pid", "uptime", "restarts", "last exit", box=None)
-    for row in rows:
-        exit_text = (
-            f"signal {row['exit_signal']}"
-            if row["exit_signal"] is not None
-            else (f"status {row['exit_status']}" if row["exit_status"] is not None else "-")
-        )
-        table.add_row(
-            row["name"],
-            row["state"],
-            str(row["pid"] or "-"),
-            duration(row["uptime"]),
-            str(row["restarts"]),
-            exit_text,
-        )
-    return table
 
 
 def _ping_text(ping: dict[str, Any] | None, now: float) -> str:
