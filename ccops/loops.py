@@ -101,7 +101,7 @@ class Loops:
         if not workdir.is_dir():
             raise ConfigError(
                 f"agents.{name}.workdir: {workdir} is not a directory: "
-                "clone the repo there or set agents.{name}.workdir".replace("{name}", name)
+                f"clone the repo there or set agents.{name}.workdir"
             )
         spec = launch_spec(self.config, name, render_prompt(self.config, name), os.geteuid())
         spec_path = self.state_dir / "launch" / f"{self.session(name)}.json"
