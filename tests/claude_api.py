@@ -1,0 +1,189 @@
+"""A scripted stand-in for the Anthropic Messages API, for driving the real claude CLI.
+
+It answers every ``POST /v1/messages`` with a short text reply ("ok"), as SSE when the
+request asks for ``stream: true`` and as one JSON message otherwise; any other path gets a
+harmless answer so claude never waits on it. Each request that carries ``tools`` is a
+conversation turn: the text of its last user message is recorded, in arrival order.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import threading
+import uuid
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from types import TracebackType
+from typing import Any
+
+REPLY = "ok"
+PASTED = re.compile(r"<pasted_content[^>]*>(.*?)</pasted_content[^>]*>", re.DOTALL)
+REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
+
+
+def user_text(message: dict[str, Any]) -> str:
+    """A user message's text: its text blocks joined, reminders dropped, pastes unwrapped."""
+    content = message.get("content", "")
+    if isinstance(content, str):
+        blocks = [content]
+    else:
+        blocks = [b.get("text", "") for b in content if b.get("type") == "text"]
+    text = "".join(REMINDER.sub("", block) for block in blocks)
+    return PASTED.sub(lambda match: match.group(1), text).strip()
+
+
+class FakeMessagesAPI:
+    """``with FakeMessagesAPI() as api:`` serves on ``api.url`` until the block ends."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._turns: list[str] = []
+        self._requests: list[tuple[str, str]] = []  # (method, path) of every request
+        self.bodies: list[dict[str, Any]] = []  # the raw conversation turns, for debugging
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    @property
+    def url(self) -> str:
+        host, port = self._server.server_address[:2]
+        return f"http://{host}:{port}"
+
+    def start(self) -> FakeMessagesAPI:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+        self._thread.join(timeout=5)
+
+    def __enter__(self) -> FakeMessagesAPI:
+        return self.start()
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        value: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        self.stop()
+
+    @property
+    def turns(self) -> list[str]:
+        """The last user message of each conversation turn, in arrival order."""
+        with self._lock:
+            return list(self._turns)
+
+    @property
+    def requests(self) -> list[tuple[str, str]]:
+        with self._lock:
+            return list(self._requests)
+
+    def _record(self, method: str, path: str, body: dict[str, Any] | None) -> None:
+        with self._lock:
+            self._requests.append((method, path))
+            if body and body.get("tools") and path == "/v1/messages":
+                users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+                self._turns.append(user_text(users[-1]) if users else "")
+                self.bodies.append(body)
+
+
+def _handler(api: FakeMessagesAPI) -> type[BaseHTTPRequestHandler]:
+    class Handler(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+        def _body(self) -> dict[str, Any] | None:
+            length = int(self.headers.get("Content-Length") or 0)
+            raw = self.rfile.read(length) if length else b""
+            try:
+                body = json.loads(raw) if raw else None
+            except ValueError:
+                return None
+            return body if isinstance(body, dict) else None
+
+        def _send(self, status: int, payload: dict[str, Any]) -> None:
+            data = json.dumps(payload).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def do_GET(self) -> None:
+            api._record("GET", self.path, None)
+            self._send(404, {"type": "error", "error": {"type": "not_found_error"}})
+
+        do_HEAD = do_GET
+
+        def do_POST(self) -> None:
+            body = self._body()
+            path = self.path.split("?", 1)[0]
+            api._record("POST", path, body)
+            if path == "/v1/messages/count_tokens":
+                self._send(200, {"input_tokens": 10})
+            elif path == "/v1/messages" and body is not None:
+                if body.get("stream"):
+                    self._stream(body)
+                else:
+                    self._send(200, _message(body, [{"type": "text", "text": REPLY}]))
+            else:
+                self._send(404, {"type": "error", "error": {"type": "not_found_error"}})
+
+        def _stream(self, body: dict[str, Any]) -> None:
+            events = [
+                ("message_start", {"type": "message_start", "message": _message(body, [])}),
+                (
+                    "content_block_start",
+                    {
+                        "type": "content_block_start",
+                        "index": 0,
+                        "content_block": {"type": "text", "text": ""},
+                    },
+                ),
+                (
+                    "content_block_delta",
+                    {
+                        "type": "content_block_delta",
+                        "index": 0,
+                        "delta": {"type": "text_delta", "text": REPLY},
+                    },
+                ),
+                ("content_block_stop", {"type": "content_block_stop", "index": 0}),
+                (
+                    "message_delta",
+                    {
+                        "type": "message_delta",
+                        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
+                        "usage": {"output_tokens": 1},
+                    },
+                ),
+                ("message_stop", {"type": "message_stop"}),
+            ]
+            data = b"".join(
+                f"event: {name}\ndata: {json.dumps(event)}\n\n".encode() for name, event in events
+            )
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Cache-Control", "no-cache")
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+    return Handler
+
+
+def _message(body: dict[str, Any], content: list[dict[str, Any]]) -> dict[str, Any]:
+    return {
+        "id": f"msg_{uuid.uuid4().hex[:24]}",
+        "type": "message",
+        "role": "assistant",
+        "model": body.get("model", "claude-test"),
+        "content": content,
+        "stop_reason": "end_turn" if content else None,
+        "stop_sequence": None,
+        "usage": {"input_tokens": 10, "output_tokens": 1},
+    }
