@@ -20,7 +20,7 @@ from claude_api import FakeMessagesAPI
 from conftest import Setup
 
 from ccops.delivery import Delivery, Outcome, composer_text
-from ccops.loops import Loops
+from ccops.loops import Loops, wait_for
 from ccops.tmux import TmuxServer
 
 CLAUDE_VERSION = "2.1.331"
@@ -76,15 +76,6 @@ def pings() -> list[tuple[str, str]]:
     return result
 
 
-def wait_until(predicate: Callable[[], bool], timeout: float, step: float = 0.05) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(step)
-    return predicate()
-
-
 def test_real_claude_receives_each_ping_exactly_once_in_order(
     setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -125,11 +116,11 @@ def test_real_claude_receives_each_ping_exactly_once_in_order(
             lines = tmux.capture(SESSION)
             return composer_text(lines) == "" and BUSY not in "\n".join(lines)
 
-        assert wait_until(lambda: composer_text(tmux.capture(SESSION)) is not None, 30), (
+        assert wait_for(lambda: composer_text(tmux.capture(SESSION)) is not None, 30), (
             f"claude never showed its composer:\n{screen()}"
         )
         # The rendered builder prompt (argv) is the first conversation turn.
-        assert wait_until(lambda: len(api.turns) >= 1 and idle(), 30), (
+        assert wait_for(lambda: len(api.turns) >= 1 and idle(), 30), (
             f"the initial prompt never completed; turns={len(api.turns)}\n{screen()}"
         )
         initial = len(api.turns)
@@ -139,7 +130,7 @@ def test_real_claude_receives_each_ping_exactly_once_in_order(
         for count, (ping_id, text) in enumerate(sent, start=1):
             outcome = delivery.deliver(SESSION, text, ping_id)
             assert outcome is Outcome.DELIVERED, f"ping {count} ({ping_id}): {outcome}\n{screen()}"
-            assert wait_until(lambda c=count: len(api.turns) >= initial + c and idle(), 20), (
+            assert wait_for(lambda c=count: len(api.turns) >= initial + c and idle(), 20), (
                 f"ping {count} ({ping_id}) not answered; turns={len(api.turns)}\n{screen()}"
             )
         time.sleep(0.5)  # anything glued or duplicated would show up here
