@@ -33,6 +33,9 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
     with store.transaction() as (state, save):
         if store.problem:
             report.append(events.add("state-reset", problem=store.problem)["problem"])
+        if state.done:  # decide() would do nothing: skip the mirror fetch and tmux reads
+            events.add("watchdog-tick", actions=0)
+            return report
         reading = read_done_source(config)
         if reading.problem:
             report.append(events.add("observe", problem=reading.problem)["problem"])
