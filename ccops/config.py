@@ -128,6 +128,53 @@ class HandoffConfig(_Section):
         return value
 
 
+_SECRETS = Path("/srv/incus-terraform-nix-vm-creator/terraform-secrets")
+
+
+class IncusConfig(_Section):
+    address: str = Field("100.117.251.31", min_length=1, description="Incus host (b1)")
+    port: int = Field(8443, gt=0, lt=65536)
+    project: str = "terraform-ci"
+    instance: str = "cc-nix-test"
+    proxy: str = Field("socks5://127.0.0.1:1055", description="SOCKS5 proxy; empty = direct")
+    client_cert: Path = _SECRETS / "terraform.crt"
+    client_key: Path = _SECRETS / "terraform.key"
+    server_cert: Path | None = Field(
+        None, description="pinned server certificate (PEM); empty = state_dir/incus-server.crt"
+    )
+    server_fingerprint: str = Field("", description="pinned SHA-256 of the server certificate")
+    timeout: float = Field(30.0, gt=0, description="seconds for one API call")
+    ram_cap: str = Field("10GB", description="RAM budget of the project (Incus units)")
+
+    @field_validator("proxy")
+    @classmethod
+    def _socks5(cls, value: str) -> str:
+        if value and urlsplit(value).scheme not in ("socks5", "socks5h"):
+            raise ValueError("expected a socks5:// URL or an empty string")
+        return value
+
+    @field_validator("server_fingerprint")
+    @classmethod
+    def _sha256_hex(cls, value: str) -> str:
+        digits = value.replace(":", "").lower()
+        if digits and not re.fullmatch(r"[0-9a-f]{64}", digits):
+            raise ValueError("expected 64 hex digits (a SHA-256), colons allowed")
+        return digits
+
+    @field_validator("server_cert", mode="before")
+    @classmethod
+    def _empty_is_default(cls, value: Any) -> Any:
+        return None if value == "" else value
+
+
+class VmConfig(_Section):
+    reach_address: str = Field(
+        "100.90.116.4:22", pattern=r"^[^\s:]+:\d+$", description="the VM's SSH, via the proxy"
+    )
+    restart_timeout: int = Field(60, gt=0, description="seconds for a clean restart")
+    reach_timeout: int = Field(300, gt=0, description="seconds to wait until SSH answers")
+
+
 class Config(BaseSettings):
     """The effective configuration. Build it with :func:`load_config`."""
 
@@ -142,6 +189,8 @@ class Config(BaseSettings):
     repo: RepoConfig = RepoConfig()
     watchdog: WatchdogConfig = WatchdogConfig()
     handoff: HandoffConfig = HandoffConfig()
+    incus: IncusConfig = IncusConfig()
+    vm: VmConfig = VmConfig()
 
     @classmethod
     def settings_customise_sources(
