@@ -14,6 +14,7 @@ from ccops.cli import handoff as handoff_cmd
 from ccops.cli import loops as loops_cmd
 from ccops.cli import rehearse as rehearse_cmd
 from ccops.cli import status as status_cmd
+from ccops.cli import vm as vm_cmd
 from ccops.cli import watchdog as watchdog_cmd
 from ccops.errors import CcopsError
 
@@ -53,6 +54,7 @@ app = typer.Typer(
 )
 app.add_typer(loops_cmd.app, name="loops")
 app.add_typer(config_cmd.app, name="config")
+app.add_typer(vm_cmd.app, name="vm")
 app.command("status")(status_cmd.status)
 app.command("watchdog")(watchdog_cmd.watchdog)
 app.command("handoff")(handoff_cmd.handoff)
