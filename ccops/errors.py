@@ -62,6 +62,54 @@ class RehearsalError(CcopsError):
     exit_code = 8
 
 
+class ProxyUnreachableError(CcopsError):
+    """The SOCKS5 proxy in ``incus.proxy`` does not answer."""
+
+    exit_code = 9
+
+
+class TlsPinError(CcopsError):
+    """The Incus server certificate is not pinned, or does not match the pin."""
+
+    exit_code = 10
+
+
+class NotTrustedError(CcopsError):
+    """Incus does not trust ccops's client certificate."""
+
+    exit_code = 11
+
+
+class IncusNotFoundError(CcopsError):
+    """The Incus project or instance does not exist."""
+
+    exit_code = 12
+
+
+class IncusError(CcopsError):
+    """Incus failed an operation, or answered something ccops cannot read."""
+
+    exit_code = 13
+
+
+class IncusTimeoutError(CcopsError):
+    """Incus, or the instance, did not get there in time."""
+
+    exit_code = 14
+
+
+class OverBudgetError(CcopsError):
+    """The project's instances would use more RAM than ``incus.ram_cap``."""
+
+    exit_code = 15
+
+
+class UnreachableError(CcopsError):
+    """A host or port (the Incus API, the VM's SSH) does not answer."""
+
+    exit_code = 16
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "unexpected failure",
@@ -72,4 +120,12 @@ EXIT_CODES: dict[int, str] = {
     6: "agent command not found",
     7: "loop not running",
     8: "rehearsal check failed",
+    9: "SOCKS proxy unreachable",
+    10: "Incus server certificate not pinned or not matching the pin",
+    11: "client certificate not trusted by Incus",
+    12: "Incus project or instance not found",
+    13: "Incus operation failed or unreadable answer",
+    14: "timed out waiting for Incus or the instance",
+    15: "RAM cap of the Incus project exceeded",
+    16: "host unreachable (Incus API or the VM's SSH)",
 }

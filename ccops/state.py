@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import os
 import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+
+import filelock
+
+from ccops.errors import BusyError, ConfigError
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
@@ -30,3 +36,21 @@ def _fsync_dir(directory: Path) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+@contextmanager
+def locked(state_dir: Path, name: str, timeout: float, busy: str = "") -> Iterator[None]:
+    """Hold ``state_dir/locks/<name>.lock``; BusyError (with ``busy`` as the hint) if it
+    stays taken for ``timeout`` seconds (0: refuse at once)."""
+    path = state_dir / "locks" / f"{name}.lock"
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        reason = error.strerror
+        raise ConfigError(f"paths.state_dir: cannot create {path.parent}: {reason}") from None
+    try:
+        with filelock.FileLock(path, timeout=timeout):
+            yield
+    except filelock.Timeout:
+        held = f" for more than {timeout:.0f} s" if timeout else ""
+        raise BusyError(f"another ccops holds {path}{held}{busy}") from None

@@ -1,0 +1,303 @@
+"""The Incus REST API: the only module that talks to Incus.
+
+mTLS with ccops's client certificate, the server certificate pinned (a PEM file or a SHA-256
+fingerprint), optionally through a SOCKS5 proxy. Sync, async (operation) and error envelopes
+are unwrapped here, and every failure becomes one :mod:`ccops.errors` line.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import socket
+import ssl
+import time
+from enum import StrEnum
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from ccops import proxy
+from ccops.config import Config
+from ccops.errors import (
+    ConfigError,
+    IncusError,
+    IncusNotFoundError,
+    IncusTimeoutError,
+    NotTrustedError,
+    ProxyUnreachableError,
+    TlsPinError,
+    UnreachableError,
+)
+
+PIN_FILE = "incus-server.crt"
+"""Where ``ccops vm trust --accept`` stores the pin, in the state dir (unless configured)."""
+
+
+class Outcome(StrEnum):
+    """How an operation ended, when it did not fail."""
+
+    SUCCESS = "success"
+    GONE = "gone"  # finished long enough ago that Incus forgot it: check the instance
+
+
+class OperationFailedError(IncusError):
+    """An Incus operation ended in failure; ``reason`` is Incus's own text."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"{what} failed: {reason}")
+        self.reason = reason
+
+
+def pin_path(config: Config) -> Path:
+    """The PEM file that pins the server certificate."""
+    return config.incus.server_cert or config.paths.state_dir / PIN_FILE
+
+
+def fingerprint(der: bytes) -> str:
+    """SHA-256 of a DER certificate, lower-case hex (as ``incus.server_fingerprint``)."""
+    return hashlib.sha256(der).hexdigest()
+
+
+def _client_context(config: Config) -> ssl.SSLContext:
+    """Verification off; only ccops's client certificate is loaded."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+    context.check_hostname = False
+    context.verify_mode = ssl.CERT_NONE
+    cert, key = config.incus.client_cert, config.incus.client_key
+    for name, path in (("incus.client_cert", cert), ("incus.client_key", key)):
+        if not path.is_file():
+            raise ConfigError(f"{name}: {path} does not exist")
+    try:
+        context.load_cert_chain(cert, key)
+    except PermissionError:
+        raise ConfigError(f"incus.client_key: {key} is not readable by this user") from None
+    except ssl.SSLError:
+        raise ConfigError(
+            f"incus.client_cert/incus.client_key: {cert} and {key} are not a matching PEM "
+            "certificate and key"
+        ) from None
+    return context
+
+
+def _pin(config: Config, context: ssl.SSLContext) -> None:
+    """Trust exactly the pinned server certificate; refuse before any request otherwise."""
+    incus = config.incus
+    if incus.server_fingerprint:
+        der = proxy.peer_certificate(incus.address, incus.port, incus.proxy, incus.timeout)
+        if fingerprint(der) != incus.server_fingerprint:
+            raise TlsPinError(
+                f"Incus at {incus.address}:{incus.port} presents certificate SHA-256 "
+                f"{fingerprint(der)}, not the one pinned by incus.server_fingerprint: "
+                "check it with `ccops vm trust` before changing the pin"
+            )
+        context.load_verify_locations(cadata=ssl.DER_cert_to_PEM_cert(der))
+    else:
+        path = pin_path(config)
+        if not path.is_file():
+            raise TlsPinError(
+                f"no pinned Incus server certificate ({path} is missing): run `ccops vm trust`, "
+                "check the fingerprint, then `ccops vm trust --accept`"
+            )
+        try:
+            context.load_verify_locations(cafile=path)
+        except ssl.SSLError:
+            raise TlsPinError(f"{path} is not a PEM certificate: run `ccops vm trust`") from None
+    context.verify_mode = ssl.CERT_REQUIRED
+
+
+class Incus:
+    """A session with the Incus API of ``incus.address``; use it as a context manager."""
+
+    def __init__(self, config: Config, insecure: bool = False) -> None:
+        self.config = config.incus
+        self.pin = "none (--insecure)" if insecure else str(pin_path(config))
+        context = _client_context(config)
+        if not insecure:
+            _pin(config, context)
+        self.http = httpx.Client(
+            base_url=f"https://{self.config.address}:{self.config.port}",
+            verify=context,
+            proxy=self.config.proxy or None,
+            timeout=self.config.timeout,
+        )
+
+    def __enter__(self) -> Incus:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.http.close()
+
+    @property
+    def where(self) -> str:
+        return f"Incus at {self.config.address}:{self.config.port}"
+
+    def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
+        """One HTTP call; transport failures become one-line ccops errors."""
+        try:
+            return self.http.request(method, path, **kwargs)
+        except httpx.TimeoutException:
+            raise IncusTimeoutError(
+                f"{self.where} did not answer {method} {path} within {self.config.timeout:g} s"
+            ) from None
+        except httpx.ProxyError as exc:
+            raise UnreachableError(
+                f"{self.where} is not reachable through {self.config.proxy}: {exc}"
+            ) from None
+        except httpx.ConnectError as exc:
+            raise self._connect_error(exc) from None
+        except httpx.TransportError as exc:
+            raise UnreachableError(f"{self.where} broke off {method} {path}: {exc}") from None
+
+    def _connect_error(self, exc: httpx.ConnectError) -> Exception:
+        if "CERTIFICATE_VERIFY_FAILED" in str(exc):
+            return TlsPinError(
+                f"{self.where} presents a certificate that does not match the pin {self.pin}: "
+                "if Incus was reinstalled, check the new one with `ccops vm trust`"
+            )
+        if self.config.proxy and not _answers(self.config.proxy):
+            return ProxyUnreachableError(
+                f"SOCKS proxy {self.config.proxy} does not answer: start the tailnet proxy "
+                "or set incus.proxy"
+            )
+        return UnreachableError(f"{self.where} does not answer: {exc}")
+
+    def call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
+        """Call and unwrap: the metadata of a sync answer, the operation path of an async one."""
+        response = self.request(method, path, **kwargs)
+        body = _json(response, f"{method} {path}")
+        if body.get("type") == "error" or response.status_code >= 400:
+            raise self._error(response.status_code, body, what)
+        if body.get("type") == "async":
+            return str(body["operation"])
+        return body.get("metadata")
+
+    def _error(self, status: int, body: dict[str, Any], what: str) -> Exception:
+        reason = body.get("error") or f"HTTP {status}"
+        if status == 403:
+            return NotTrustedError(
+                f"{self.where} does not trust the client certificate {self.config.client_cert} "
+                f"({reason}): add it there with `incus config trust add-certificate`"
+            )
+        if status == 404:
+            return IncusNotFoundError(f"{what}: {reason}")
+        return IncusError(f"{what}: {self.where} answered HTTP {status}: {reason}")
+
+    def _params(self) -> dict[str, str]:
+        return {"project": self.config.project}
+
+    def server(self) -> dict[str, Any]:
+        """``GET /1.0``: the server's environment and whether it trusts us."""
+        data: dict[str, Any] = self.call("GET", "/1.0", "Incus server")
+        return data
+
+    def ensure_trusted(self) -> None:
+        """Raise NotTrustedError unless the server trusts ccops's client certificate."""
+        if self.server().get("auth") != "trusted":
+            raise self._error(403, {"error": "not authorized"}, "Incus server")
+
+    def instance(self, name: str) -> dict[str, Any]:
+        """The instance's config and status."""
+        data: dict[str, Any] = self.call(
+            "GET", f"/1.0/instances/{name}", self._what(name), params=self._params()
+        )
+        return data
+
+    def state(self, name: str) -> dict[str, Any]:
+        """The instance's run state: status, pid, memory, network."""
+        data: dict[str, Any] = self.call(
+            "GET", f"/1.0/instances/{name}/state", self._what(name), params=self._params()
+        )
+        return data
+
+    def instances(self) -> list[dict[str, Any]]:
+        """Every instance of the project, with its expanded config."""
+        data: list[dict[str, Any]] = self.call(
+            "GET",
+            "/1.0/instances",
+            f"project {self.config.project}",
+            params={**self._params(), "recursion": "1"},
+        )
+        return data
+
+    def change_state(
+        self, name: str, action: str, timeout: int = -1, force: bool = False
+    ) -> Outcome:
+        """``PUT .../state`` (start, stop, restart) and wait for its operation to end."""
+        body = {"action": action, "timeout": timeout, "force": force, "stateful": False}
+        what = f"{action} of {self._what(name)}"
+        operation = self.call(
+            "PUT", f"/1.0/instances/{name}/state", what, params=self._params(), json=body
+        )
+        limit = (timeout if timeout > 0 else self.config.timeout) + self.config.timeout
+        return self.wait(operation, limit, what)
+
+    def wait(self, operation: str, timeout: float, what: str) -> Outcome:
+        """Wait for an operation; its result is read from the body, never the HTTP code."""
+        deadline = time.monotonic() + timeout
+        while (remaining := deadline - time.monotonic()) > 0:
+            response = self.request(
+                "GET",
+                f"{operation}/wait",
+                params={"timeout": max(1, math.ceil(remaining))},
+                timeout=remaining + self.config.timeout,
+            )
+            if response.status_code == 404:
+                return Outcome.GONE
+            status, reason = _operation_status(_json(response, f"wait for {what}"))
+            if status == "Running":
+                status, reason = self._operation(operation, what, reason)
+            if status == "Success":
+                return Outcome.SUCCESS
+            if status == "Failure":
+                raise OperationFailedError(what, reason or "Incus gave no reason")
+        raise IncusTimeoutError(f"{what} did not finish within {timeout:g} s")
+
+    def _operation(self, operation: str, what: str, reason: str) -> tuple[str, str]:
+        """The operation's own status, after a wait that ended without a result."""
+        response = self.request("GET", operation)
+        if response.status_code == 404:
+            return ("Failure", reason) if reason else ("Success", "")
+        metadata = _json(response, f"status of {what}").get("metadata") or {}
+        status = metadata.get("status", "Running")
+        return status, metadata.get("err") or reason
+
+    def _what(self, name: str) -> str:
+        return f"instance {name} in project {self.config.project}"
+
+
+def _operation_status(body: dict[str, Any]) -> tuple[str, str]:
+    """(status, error text) from a /wait body: an error envelope means "look again"."""
+    if body.get("type") == "error":
+        return "Running", str(body.get("error") or "")
+    metadata = body.get("metadata") or {}
+    return str(metadata.get("status", "Running")), str(metadata.get("err") or "")
+
+
+def _json(response: httpx.Response, what: str) -> dict[str, Any]:
+    try:
+        body = response.json()
+    except (json.JSONDecodeError, UnicodeDecodeError):
+        body = None
+    if not isinstance(body, dict):
+        raise IncusError(f"{what}: Incus answered HTTP {response.status_code} with no JSON object")
+    return body
+
+
+def _answers(proxy_url: str) -> bool:
+    """Whether the proxy accepts a TCP connection at all."""
+    parts = urlsplit(proxy_url)
+    try:
+        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 1080), 3):
+            return True
+    except OSError:
+        return False

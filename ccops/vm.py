@@ -1,0 +1,242 @@
+"""What ``ccops vm`` does with the instance: state, start, stop, restart with escalation, trust.
+
+Each step is reported as a :class:`Phase` with its duration and logged to the event log;
+changes hold the vm lock so two operators cannot restart the VM at the same time.
+"""
+
+from __future__ import annotations
+
+import re
+import ssl
+import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ccops import proxy
+from ccops.config import Config
+from ccops.errors import (
+    CcopsError,
+    IncusError,
+    IncusTimeoutError,
+)
+from ccops.events import EventLog
+from ccops.incus import Incus, OperationFailedError, fingerprint, pin_path
+from ccops.state import locked, write_atomic
+
+POLL = 0.5
+
+
+@dataclass(frozen=True)
+class Phase:
+    """One step of a change, with how long it took."""
+
+    name: str
+    seconds: float
+
+
+Report = Callable[[str], None]
+
+
+def vm_lock(config: Config) -> AbstractContextManager[None]:
+    """Only one ``ccops vm`` change at a time; a second one is refused at once."""
+    return locked(
+        config.paths.state_dir,
+        "vm",
+        timeout=0,
+        busy=f": a ccops vm command is changing {config.incus.instance}; wait for it to finish",
+    )
+
+
+def instance_state(incus: Incus, name: str) -> dict[str, Any]:
+    """Status, pid, uptime, memory and addresses of one instance, as plain data."""
+    instance = incus.instance(name)
+    state = incus.state(name)
+    running = state.get("status") == "Running"
+    started = _timestamp(instance.get("last_used_at", ""))
+    return {
+        "name": name,
+        "project": incus.config.project,
+        "type": instance.get("type", ""),
+        "status": state.get("status", instance.get("status", "")),
+        "pid": state.get("pid") or None,
+        "uptime": time.time() - started if running and started else None,
+        "memory_usage": (state.get("memory") or {}).get("usage"),
+        "memory_limit": (instance.get("expanded_config") or {}).get("limits.memory", ""),
+        "addresses": _addresses(state),
+    }
+
+
+def _timestamp(text: str) -> float | None:
+    """An Incus RFC 3339 time (nanoseconds allowed) as epoch seconds; None for the zero time."""
+    text = re.sub(r"(\.\d{6})\d+", r"\1", text).replace("Z", "+00:00")
+    try:
+        when = datetime.fromisoformat(text)
+    except ValueError:
+        return None
+    return None if when.year < 2000 else when.timestamp()
+
+
+def _addresses(state: dict[str, Any]) -> list[str]:
+    """Global addresses of every interface but loopback."""
+    found = []
+    for name, interface in (state.get("network") or {}).items():
+        if name == "lo":
+            continue
+        for address in interface.get("addresses") or []:
+            if address.get("scope") == "global":
+                found.append(f"{address['address']} ({name})")
+    return found
+
+
+class VmActions:
+    """State changes of ``incus.instance``, each phase reported and logged."""
+
+    def __init__(self, config: Config, incus: Incus, report: Report) -> None:
+        self.config = config
+        self.incus = incus
+        self.name = config.incus.instance
+        self.report = report
+        self.events = EventLog(config.paths.state_dir)
+        self.phases: list[Phase] = []
+
+    @contextmanager
+    def phase(self, name: str) -> Iterator[None]:
+        """Time one step; report and log it when it ends (also when it fails)."""
+        started = time.monotonic()
+        ok = False
+        try:
+            yield
+            ok = True
+        finally:
+            seconds = time.monotonic() - started
+            self.phases.append(Phase(name, seconds))
+            self.events.add("vm", instance=self.name, phase=name, seconds=seconds, ok=ok)
+            self.report(f"{name}: {'done' if ok else 'failed'} in {seconds:.1f} s")
+
+    def status(self) -> str:
+        return str(self.incus.instance(self.name).get("status", ""))
+
+    def start(self) -> bool:
+        """Start unless running; True when it started it."""
+        if self.status() == "Running":
+            return False
+        with self.phase("start"):
+            self.incus.change_state(self.name, "start")
+        return True
+
+    def stop(self, force: bool, timeout: int) -> bool:
+        """Stop unless stopped; True when it stopped it."""
+        if self.status() == "Stopped":
+            return False
+        with self.phase("forced stop" if force else "clean stop"):
+            self.incus.change_state(self.name, "stop", timeout=timeout, force=force)
+        return True
+
+    def restart(self, timeout: int, escalate: bool, wait_reachable: bool) -> list[Phase]:
+        """Clean restart, forced if the clean one fails; then wait for Running and SSH."""
+        status = self.status()
+        if status != "Running":
+            self.report(f"{self.name} is {status}: starting it instead")
+            with self.phase("start"):
+                self.incus.change_state(self.name, "start")
+        else:
+            self._restart(timeout, escalate)
+        deadline = time.monotonic() + self.config.vm.reach_timeout
+        with self.phase("running"):
+            self._until_running(deadline)
+        if wait_reachable:
+            with self.phase(f"ssh at {self.config.vm.reach_address}"):
+                self._until_reachable(deadline)
+        return self.phases
+
+    def _restart(self, timeout: int, escalate: bool) -> None:
+        try:
+            with self.phase("clean restart"):
+                self.incus.change_state(self.name, "restart", timeout=timeout)
+        except (OperationFailedError, IncusTimeoutError) as error:
+            reason = getattr(error, "reason", str(error))
+            if not escalate:
+                raise IncusError(
+                    f"clean restart of {self.name} failed ({reason}); "
+                    "leave out --no-escalate to force it"
+                ) from None
+            self.events.add("vm_escalate", instance=self.name, reason=reason)
+            self.report(f"clean restart failed ({reason}): escalating to a forced restart")
+            with self.phase("forced restart"):
+                self.incus.change_state(self.name, "restart", force=True)
+
+    def _until_running(self, deadline: float) -> None:
+        while (status := self.incus.state(self.name).get("status")) != "Running":
+            if time.monotonic() > deadline:
+                raise IncusTimeoutError(
+                    f"{self.name} is {status}, not Running, after vm.reach_timeout "
+                    f"({self.config.vm.reach_timeout} s)"
+                )
+            time.sleep(POLL)
+
+    def _until_reachable(self, deadline: float) -> None:
+        address, via = self.config.vm.reach_address, self.config.incus.proxy
+        while True:
+            try:
+                proxy.ssh_banner(address, via, timeout=min(5.0, self.config.incus.timeout))
+                return
+            except CcopsError as error:
+                if time.monotonic() > deadline:
+                    raise type(error)(
+                        f"{error} (still, after vm.reach_timeout = "
+                        f"{self.config.vm.reach_timeout} s)"
+                    ) from None
+            time.sleep(1.0)
+
+
+@dataclass(frozen=True)
+class ServerCertificate:
+    """The certificate Incus presents, for the operator to check before pinning."""
+
+    der: bytes
+    subject: str
+    not_after: datetime
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.der)
+
+    @property
+    def pem(self) -> str:
+        return ssl.DER_cert_to_PEM_cert(self.der)
+
+
+def server_certificate(config: Config) -> ServerCertificate:
+    """Fetch the server's certificate (unverified: this is the first look)."""
+    incus = config.incus
+    der = proxy.peer_certificate(incus.address, incus.port, incus.proxy, incus.timeout)
+    cert = x509.load_der_x509_certificate(der)
+    return ServerCertificate(der, cert.subject.rfc4514_string(), cert.not_valid_after_utc)
+
+
+def pinned_fingerprint(config: Config) -> str | None:
+    """The fingerprint ccops pins today, if any."""
+    if config.incus.server_fingerprint:
+        return config.incus.server_fingerprint
+    path = pin_path(config)
+    if not path.is_file():
+        return None
+    try:
+        pem = x509.load_pem_x509_certificate(path.read_bytes())
+    except ValueError:
+        return None
+    return fingerprint(pem.public_bytes(Encoding.DER))
+
+
+def store_pin(config: Config, cert: ServerCertificate) -> Path:
+    """Pin ``cert``: write it where the client reads the pin."""
+    path = pin_path(config)
+    write_atomic(path, cert.pem.encode(), mode=0o644)
+    return path
