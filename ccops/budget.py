@@ -37,10 +37,10 @@ def parse_size(text: str) -> int | None:
 
 
 def human(size: int) -> str:
-    """Bytes as GiB/MiB with one decimal."""
-    if size >= 2**30:
-        return f"{size / 2**30:.1f} GiB"
-    return f"{size / 2**20:.0f} MiB"
+    """Bytes in decimal GB or MB, as ``incus.ram_cap`` is usually written."""
+    if size >= 10**9:
+        return f"{size / 10**9:.1f} GB"
+    return f"{size / 10**6:.0f} MB"
 
 
 @dataclass(frozen=True)

@@ -190,8 +190,8 @@ class VmActions:
             except CcopsError as error:
                 if time.monotonic() > deadline:
                     raise type(error)(
-                        f"{error} (still, after vm.reach_timeout = "
-                        f"{self.config.vm.reach_timeout} s)"
+                        f"the VM's SSH did not answer within vm.reach_timeout "
+                        f"({self.config.vm.reach_timeout} s): {error}"
                     ) from None
             time.sleep(1.0)
 

@@ -1,0 +1,399 @@
+"""A real Incus for tests: incusd, a project with two busybox containers, microsocks and sshd.
+
+The session fixture `incus` starts incusd only when it is not already answering and leaves it
+and the containers running afterwards, so a second session sets up in a fraction of a second.
+The proxy and sshd belong to the session and stop with it. `.ci/setup-incus` installs the rest.
+"""
+
+from __future__ import annotations
+
+import datetime
+import io
+import os
+import platform
+import socket
+import ssl
+import subprocess
+import tarfile
+import time
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+from cryptography.x509.oid import NameOID
+from filelock import FileLock
+
+INCUSD = Path("/usr/libexec/incus/incusd")
+MICROSOCKS = Path("/usr/bin/microsocks")
+SSHD = Path("/usr/sbin/sshd")
+INCUS_DIR = Path("/var/lib/incus")
+ADDRESS = "127.0.0.1"
+PORT = 8443
+PROJECT = "terraform-ci"
+IMAGE = "ccops-busybox"
+INSTANCE = "cc-nix-test"
+STUBBORN = "stubborn"
+CONTAINERS = {  # name -> config at creation; the memory limits add up to a known budget
+    INSTANCE: {"limits.memory": "1GiB"},
+    STUBBORN: {"limits.memory": "2GiB", "raw.lxc": "lxc.init.cmd = /sbin/stubborn-init"},
+}
+SETUP_HINT = "run `bash .ci/setup-incus` as root first"
+
+PRESEED = f"""\
+config:
+  core.https_address: {ADDRESS}:{PORT}
+storage_pools:
+- name: default
+  driver: dir
+profiles:
+- name: default
+  devices:
+    root: {{type: disk, path: /, pool: default}}
+"""
+INITTAB = "# Nothing to run: busybox init waits, and SIGPWR (a clean stop) halts it.\n"
+STUBBORN_INIT = """\
+#!/bin/sh
+# Ignores the clean-shutdown signals, so only a forced stop ends this container.
+trap 'echo ignored' PWR TERM INT
+while :; do sleep 1; done
+"""
+SSHD_CONFIG = """\
+ListenAddress {address}
+Port {port}
+HostKey {host_key}
+PidFile none
+UsePAM no
+PasswordAuthentication no
+KbdInteractiveAuthentication no
+"""
+
+
+class IncusEnvError(Exception):
+    """The Incus test environment could not be set up."""
+
+
+@dataclass
+class _Daemon:
+    """A child process serving one loopback port; stopped and started again on that port."""
+
+    argv: list[str]
+    port: int
+    log: Path
+    proc: subprocess.Popen[bytes] | None = None
+
+    def start(self) -> None:
+        """Start the process unless it runs, and wait until its port accepts connections."""
+        if self.proc is not None and self.proc.poll() is None:
+            return
+        with self.log.open("ab") as log:
+            proc = subprocess.Popen(
+                self.argv, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT
+            )
+        self.proc = proc
+        deadline = time.monotonic() + 10
+        while proc.poll() is None and time.monotonic() < deadline:
+            try:
+                socket.create_connection((ADDRESS, self.port), timeout=1).close()
+            except OSError:
+                time.sleep(0.05)
+            else:
+                return
+        raise IncusEnvError(f"{self.argv[0]} does not listen on {self.port}; see {self.log}")
+
+    def stop(self) -> None:
+        """Stop the process and wait for it to exit."""
+        if self.proc is not None:
+            self.proc.terminate()
+            self.proc.wait(timeout=10)
+            self.proc = None
+
+
+@dataclass(frozen=True)
+class IncusEnv:
+    """The running environment: where incusd listens, the names, certs and helper services."""
+
+    address: str
+    port: int
+    project: str
+    instance: str
+    stubborn: str
+    server_cert: Path
+    client_cert: Path
+    client_key: Path
+    untrusted_cert: Path
+    untrusted_key: Path
+    proxy_url: str
+    reach_address: str
+    _proxy: _Daemon = field(repr=False)
+
+    def stop_proxy(self) -> None:
+        """Stop the SOCKS5 proxy (connections through it are then refused)."""
+        self._proxy.stop()
+
+    def start_proxy(self) -> None:
+        """Start the SOCKS5 proxy again on the same port."""
+        self._proxy.start()
+
+    def tls(self, cert: Path, key: Path) -> ssl.SSLContext:
+        """A TLS context that trusts only the server's certificate and presents `cert`."""
+        ctx = ssl.create_default_context(cafile=self.server_cert)
+        ctx.load_cert_chain(cert, key)
+        return ctx
+
+    def api(self, method: str, path: str, **kw: Any) -> httpx.Response:
+        """One raw request to the API, direct, trusted client cert, server cert pinned."""
+        ctx = self.tls(self.client_cert, self.client_key)
+        url = f"https://{self.address}:{self.port}{path}"
+        with httpx.Client(verify=ctx, timeout=60) as client:
+            return client.request(method, url, **kw)
+
+    def ensure_running(self, name: str) -> None:
+        """Start the instance unless it is running."""
+        if self._status(name) != "Running":
+            self._change_state(name, {"action": "start"})
+
+    def ensure_stopped(self, name: str) -> None:
+        """Force-stop the instance unless it is stopped."""
+        if self._status(name) != "Stopped":
+            self._change_state(name, {"action": "stop", "force": True})
+
+    def _status(self, name: str) -> str:
+        r = self.api("GET", f"/1.0/instances/{name}/state", params={"project": self.project})
+        return str(r.raise_for_status().json()["metadata"]["status"])
+
+    def _change_state(self, name: str, body: dict[str, Any]) -> None:
+        path = f"/1.0/instances/{name}/state"
+        r = self.api("PUT", path, params={"project": self.project}, json=body)
+        operation = r.raise_for_status().json()["operation"]
+        done = self.api("GET", f"{operation}/wait", params={"timeout": 60}).json()
+        if done["type"] == "error":
+            raise IncusEnvError(f"{body['action']} {name}: {done['error']}")
+
+
+@pytest.fixture(scope="session")
+def incus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IncusEnv]:
+    """A running Incus with the project, two containers, trusted certs, a proxy and an sshd."""
+    tmp = tmp_path_factory.mktemp("incus")
+    write_cert(tmp / "untrusted.crt", tmp / "untrusted.key")
+    fingerprint = write_cert(tmp / "client.crt", tmp / "client.key")
+    proxy, sshd = _proxy(tmp), _sshd(tmp)
+    try:
+        problem = _set_up(tmp, proxy, sshd)
+        if problem:
+            pytest.fail(
+                f"Incus test environment not ready: {problem}\n({SETUP_HINT})", pytrace=False
+            )
+        yield _env(tmp, proxy, sshd)
+    finally:
+        proxy.stop()
+        sshd.stop()
+        untrust = ["incus", "config", "trust", "remove", fingerprint]
+        subprocess.run(untrust, capture_output=True, timeout=60, check=False)
+
+
+def _set_up(tmp: Path, proxy: _Daemon, sshd: _Daemon) -> str | None:
+    """Bring incusd, its contents, the proxy and sshd up; what went wrong, or None."""
+    try:
+        _prepare(tmp / "client.crt")
+        proxy.start()
+        sshd.start()
+    except (IncusEnvError, OSError, subprocess.SubprocessError, httpx.HTTPError) as e:
+        return str(e)
+    return None
+
+
+def _env(tmp: Path, proxy: _Daemon, sshd: _Daemon) -> IncusEnv:
+    return IncusEnv(
+        address=ADDRESS,
+        port=PORT,
+        project=PROJECT,
+        instance=INSTANCE,
+        stubborn=STUBBORN,
+        server_cert=INCUS_DIR / "server.crt",
+        client_cert=tmp / "client.crt",
+        client_key=tmp / "client.key",
+        untrusted_cert=tmp / "untrusted.crt",
+        untrusted_key=tmp / "untrusted.key",
+        proxy_url=f"socks5://{ADDRESS}:{proxy.port}",
+        reach_address=f"{ADDRESS}:{sshd.port}",
+        _proxy=proxy,
+    )
+
+
+def _prepare(client_cert: Path) -> None:
+    """Bring incusd, the image, the project and the containers up; trust `client_cert`."""
+    if os.geteuid() != 0:
+        raise IncusEnvError("incusd and sshd need root")
+    for need in (INCUSD, MICROSOCKS, SSHD):
+        if not need.exists():
+            raise IncusEnvError(f"{need} is missing")
+    state = Path(os.environ.get("CCOPS_CACHE_DIR", "/var/cache/ccops")) / "incus"
+    state.mkdir(parents=True, exist_ok=True)
+    with FileLock(state / "setup.lock", timeout=300):  # other sessions may be setting up too
+        _start_incusd(state / "incusd.log")
+        incus_cli("admin", "init", "--preseed", stdin=PRESEED)
+        _ensure_image(client_cert.parent)
+        _ensure_project()
+        _ensure_instances()
+    name = f"ccops-tests-{uuid.uuid4().hex[:8]}"
+    incus_cli("config", "trust", "add-certificate", str(client_cert), "--name", name)
+
+
+def _start_incusd(log: Path) -> None:
+    """Start incusd detached (it outlives pytest) unless it answers already."""
+    if not _answering(INCUS_DIR / "unix.socket"):
+        with log.open("ab") as out:
+            detached = ["setsid", "--fork", str(INCUSD), "--group", "root"]
+            subprocess.run(detached, stdin=subprocess.DEVNULL, stdout=out, stderr=out, check=True)
+    try:
+        incus_cli("admin", "waitready", "--timeout", "60")
+    except IncusEnvError as e:
+        raise IncusEnvError(f"{e}; see {log}") from None
+
+
+def _answering(path: Path) -> bool:
+    with socket.socket(socket.AF_UNIX) as s:
+        try:
+            s.connect(str(path))
+        except OSError:
+            return False
+    return True
+
+
+def _ensure_image(tmp: Path) -> None:
+    aliases = incus_cli("image", "alias", "list", "--format", "csv", "--columns", "a")
+    if IMAGE not in aliases.split():
+        tarball = tmp / "busybox.tar.gz"
+        tarball.write_bytes(busybox_image())
+        incus_cli("image", "import", str(tarball), "--alias", IMAGE)
+
+
+def _ensure_project() -> None:
+    if PROJECT not in incus_cli("project", "list", "--format", "csv", "--columns", "n"):
+        features = ["-c", "features.images=false", "-c", "features.profiles=false"]
+        incus_cli("project", "create", PROJECT, *features)
+
+
+def _ensure_instances() -> None:
+    """Create the containers with their memory limits if absent, and start any that is stopped."""
+    listed = incus_cli("list", "--project", PROJECT, "--format", "csv", "--columns", "ns")
+    status = dict(line.split(",", 1) for line in listed.splitlines())
+    for name, config in CONTAINERS.items():
+        if name not in status:
+            options = [f"--config={key}={value}" for key, value in config.items()]
+            incus_cli("create", IMAGE, name, "--project", PROJECT, *options)
+        if status.get(name) != "RUNNING":
+            incus_cli("start", name, "--project", PROJECT)
+
+
+def busybox_image() -> bytes:
+    """A unified image tarball (about 1 MB): busybox and its applets, plus /sbin/stubborn-init."""
+    listed = subprocess.check_output(["/bin/busybox", "--list-full"], text=True)
+    applets = set(listed.split()) - {"bin/busybox"}
+    created = int(time.time())
+    metadata = f"architecture: {platform.machine()}\ncreation_date: {created}\n"
+    metadata += "properties: {description: busybox for ccops tests, os: busybox}\n"
+    buffer = io.BytesIO()
+    with tarfile.open(fileobj=buffer, mode="w:gz") as tar:
+        _add_file(tar, "metadata.yaml", metadata.encode())
+        for directory in ("bin", "sbin", "usr/bin", "usr/sbin", "dev", "proc", "sys", "run"):
+            _add_dir(tar, f"rootfs/{directory}", 0o755)
+        _add_dir(tar, "rootfs/tmp", 0o1777)
+        _add_file(tar, "rootfs/bin/busybox", Path("/bin/busybox").read_bytes(), 0o755)
+        for applet in applets:  # sbin/init and bin/sh among them
+            _add_link(tar, f"rootfs/{applet}", "/bin/busybox")
+        _add_file(tar, "rootfs/etc/inittab", INITTAB.encode())
+        _add_file(tar, "rootfs/sbin/stubborn-init", STUBBORN_INIT.encode(), 0o755)
+    return buffer.getvalue()
+
+
+def _add_file(tar: tarfile.TarFile, name: str, data: bytes, mode: int = 0o644) -> None:
+    info = tarfile.TarInfo(name)
+    info.size, info.mode = len(data), mode
+    tar.addfile(info, io.BytesIO(data))
+
+
+def _add_dir(tar: tarfile.TarFile, name: str, mode: int) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.mode = tarfile.DIRTYPE, mode
+    tar.addfile(info)
+
+
+def _add_link(tar: tarfile.TarFile, name: str, target: str) -> None:
+    info = tarfile.TarInfo(name)
+    info.type, info.linkname = tarfile.SYMTYPE, target
+    tar.addfile(info)
+
+
+def _proxy(tmp: Path) -> _Daemon:
+    """microsocks, a real SOCKS5 proxy, on a free loopback port."""
+    port = free_port()
+    return _Daemon([str(MICROSOCKS), "-i", ADDRESS, "-p", str(port)], port, tmp / "proxy.log")
+
+
+def _sshd(tmp: Path) -> _Daemon:
+    """A real sshd on a free loopback port with a throwaway host key and its own config."""
+    host_key = tmp / "ssh_host_ed25519_key"
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = key.private_bytes(
+        serialization.Encoding.PEM,
+        serialization.PrivateFormat.OpenSSH,
+        serialization.NoEncryption(),
+    )
+    host_key.write_bytes(pem)
+    host_key.chmod(0o600)
+    port = free_port()
+    config = tmp / "sshd_config"
+    config.write_text(SSHD_CONFIG.format(address=ADDRESS, port=port, host_key=host_key))
+    Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
+    return _Daemon([str(SSHD), "-D", "-e", "-f", str(config)], port, tmp / "sshd.log")
+
+
+def write_cert(cert: Path, key: Path) -> str:
+    """Write a fresh self-signed client certificate and its key; return its sha256 fingerprint."""
+    private = ec.generate_private_key(ec.SECP384R1())
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ccops-tests")])
+    now = datetime.datetime.now(datetime.UTC)
+    certificate = (
+        x509.CertificateBuilder()
+        .subject_name(name)
+        .issuer_name(name)
+        .public_key(private.public_key())
+        .serial_number(x509.random_serial_number())
+        .not_valid_before(now - datetime.timedelta(minutes=5))
+        .not_valid_after(now + datetime.timedelta(days=1))
+        .sign(private, hashes.SHA256())
+    )
+    cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
+    key.write_bytes(
+        private.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.PKCS8,
+            serialization.NoEncryption(),
+        )
+    )
+    return certificate.fingerprint(hashes.SHA256()).hex()
+
+
+def incus_cli(*args: str, stdin: str | None = None) -> str:
+    """Run the incus CLI; its stdout, or IncusEnvError with its stderr."""
+    r = subprocess.run(
+        ["incus", *args], input=stdin, capture_output=True, text=True, timeout=120, check=False
+    )
+    if r.returncode != 0:
+        raise IncusEnvError(f"`incus {' '.join(args)}` failed: {r.stderr.strip()}")
+    return r.stdout
+
+
+def free_port() -> int:
+    """A loopback TCP port that is free right now."""
+    with socket.socket() as s:
+        s.bind((ADDRESS, 0))
+        return int(s.getsockname()[1])
