@@ -1,4 +1,4 @@
-"""What ``ccops vm`` does with the instance: state, start, stop, restart with escalation, trust.
+"""What ``ccops vm`` does with the instance: state, start, stop, and restart with escalation.
 
 Each step is reported as a :class:`Phase` with its duration and logged to the event log;
 changes hold the vm lock so two operators cannot restart the VM at the same time.
@@ -7,17 +7,12 @@ changes hold the vm lock so two operators cannot restart the VM at the same time
 from __future__ import annotations
 
 import re
-import ssl
 import time
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from pathlib import Path
 from typing import Any
-
-from cryptography import x509
-from cryptography.hazmat.primitives.serialization import Encoding
 
 from ccops import proxy
 from ccops.config import Config
@@ -27,8 +22,8 @@ from ccops.errors import (
     IncusTimeoutError,
 )
 from ccops.events import EventLog
-from ccops.incus import Incus, OperationFailedError, fingerprint, pin_path
-from ccops.state import locked, write_atomic
+from ccops.incus import Incus, OperationFailedError
+from ccops.state import locked
 
 POLL = 0.5
 
@@ -194,49 +189,3 @@ class VmActions:
                         f"({self.config.vm.reach_timeout} s): {error}"
                     ) from None
             time.sleep(1.0)
-
-
-@dataclass(frozen=True)
-class ServerCertificate:
-    """The certificate Incus presents, for the operator to check before pinning."""
-
-    der: bytes
-    subject: str
-    not_after: datetime
-
-    @property
-    def fingerprint(self) -> str:
-        return fingerprint(self.der)
-
-    @property
-    def pem(self) -> str:
-        return ssl.DER_cert_to_PEM_cert(self.der)
-
-
-def server_certificate(config: Config) -> ServerCertificate:
-    """Fetch the server's certificate (unverified: this is the first look)."""
-    incus = config.incus
-    der = proxy.peer_certificate(incus.address, incus.port, incus.proxy, incus.timeout)
-    cert = x509.load_der_x509_certificate(der)
-    return ServerCertificate(der, cert.subject.rfc4514_string(), cert.not_valid_after_utc)
-
-
-def pinned_fingerprint(config: Config) -> str | None:
-    """The fingerprint ccops pins today, if any."""
-    if config.incus.server_fingerprint:
-        return config.incus.server_fingerprint
-    path = pin_path(config)
-    if not path.is_file():
-        return None
-    try:
-        pem = x509.load_pem_x509_certificate(path.read_bytes())
-    except ValueError:
-        return None
-    return fingerprint(pem.public_bytes(Encoding.DER))
-
-
-def store_pin(config: Config, cert: ServerCertificate) -> Path:
-    """Pin ``cert``: write it where the client reads the pin."""
-    path = pin_path(config)
-    write_atomic(path, cert.pem.encode(), mode=0o644)
-    return path

@@ -18,6 +18,7 @@ import tarfile
 import time
 import uuid
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -180,16 +181,23 @@ class IncusEnv:
 @pytest.fixture(scope="session")
 def incus(tmp_path_factory: pytest.TempPathFactory) -> Iterator[IncusEnv]:
     """A running Incus with the project, two containers, trusted certs, a proxy and an sshd."""
-    tmp = tmp_path_factory.mktemp("incus")
+    try:
+        with incus_environment(tmp_path_factory.mktemp("incus")) as env:
+            yield env
+    except IncusEnvError as problem:
+        pytest.fail(f"Incus test environment not ready: {problem}\n({SETUP_HINT})", pytrace=False)
+
+
+@contextmanager
+def incus_environment(tmp: Path) -> Iterator[IncusEnv]:
+    """The environment of the `incus` fixture, for benchmarks too; IncusEnvError if not ready."""
     write_cert(tmp / "untrusted.crt", tmp / "untrusted.key")
     fingerprint = write_cert(tmp / "client.crt", tmp / "client.key")
     proxy, sshd = _proxy(tmp), _sshd(tmp)
     try:
         problem = _set_up(tmp, proxy, sshd)
         if problem:
-            pytest.fail(
-                f"Incus test environment not ready: {problem}\n({SETUP_HINT})", pytrace=False
-            )
+            raise IncusEnvError(problem)
         yield _env(tmp, proxy, sshd)
     finally:
         proxy.stop()

@@ -11,14 +11,7 @@ from ccops.cli.common import config_of, duration, print_json
 from ccops.config import Config
 from ccops.errors import ConfigError, OverBudgetError
 from ccops.incus import Incus
-from ccops.vm import (
-    VmActions,
-    instance_state,
-    pinned_fingerprint,
-    server_certificate,
-    store_pin,
-    vm_lock,
-)
+from ccops.vm import VmActions, instance_state, vm_lock
 
 app = typer.Typer(help="Inspect and rescue the cc-nix-test Incus VM.", no_args_is_help=True)
 
@@ -152,6 +145,12 @@ def trust(
     ] = False,
 ) -> None:
     """Show the Incus server certificate; with --accept, pin it."""
+    from ccops.trust import (  # noqa: PLC0415 - only trust pays for cryptography
+        pinned_fingerprint,
+        server_certificate,
+        store_pin,
+    )
+
     config = config_of(ctx)
     cert = server_certificate(config)
     pinned = pinned_fingerprint(config)

@@ -1,0 +1,65 @@
+"""Pinning the Incus server certificate: the first look at it, and storing the pin.
+
+Separate from :mod:`ccops.vm` because it needs ``cryptography``, which only ``vm trust`` uses.
+"""
+
+from __future__ import annotations
+
+import ssl
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+
+from cryptography import x509
+from cryptography.hazmat.primitives.serialization import Encoding
+
+from ccops import proxy
+from ccops.config import Config
+from ccops.incus import fingerprint, pin_path
+from ccops.state import write_atomic
+
+
+@dataclass(frozen=True)
+class ServerCertificate:
+    """The certificate Incus presents, for the operator to check before pinning."""
+
+    der: bytes
+    subject: str
+    not_after: datetime
+
+    @property
+    def fingerprint(self) -> str:
+        return fingerprint(self.der)
+
+    @property
+    def pem(self) -> str:
+        return ssl.DER_cert_to_PEM_cert(self.der)
+
+
+def server_certificate(config: Config) -> ServerCertificate:
+    """Fetch the server's certificate (unverified: this is the first look)."""
+    incus = config.incus
+    der = proxy.peer_certificate(incus.address, incus.port, incus.proxy, incus.timeout)
+    cert = x509.load_der_x509_certificate(der)
+    return ServerCertificate(der, cert.subject.rfc4514_string(), cert.not_valid_after_utc)
+
+
+def pinned_fingerprint(config: Config) -> str | None:
+    """The fingerprint ccops pins today, if any."""
+    if config.incus.server_fingerprint:
+        return config.incus.server_fingerprint
+    path = pin_path(config)
+    if not path.is_file():
+        return None
+    try:
+        pem = x509.load_pem_x509_certificate(path.read_bytes())
+    except ValueError:
+        return None
+    return fingerprint(pem.public_bytes(Encoding.DER))
+
+
+def store_pin(config: Config, cert: ServerCertificate) -> Path:
+    """Pin ``cert``: write it where the client reads the pin."""
+    path = pin_path(config)
+    write_atomic(path, cert.pem.encode(), mode=0o644)
+    return path
