@@ -246,7 +246,7 @@ def _prepare(client_cert: Path) -> None:
     state.mkdir(parents=True, exist_ok=True)
     with FileLock(state / "setup.lock", timeout=300):  # other sessions may be setting up too
         _start_incusd(state / "incusd.log")
-        incus_cli("admin", "init", "--preseed", stdin=PRESEED)
+        _ensure_initialised()
         _ensure_image(client_cert.parent)
         _ensure_project()
         _ensure_instances()
@@ -273,6 +273,15 @@ def _answering(path: Path) -> bool:
         except OSError:
             return False
     return True
+
+
+def _ensure_initialised() -> None:
+    """Preseed once: a re-run rewrites the default profile, which fails while an instance of
+    another test session is busy."""
+    pools = incus_cli("storage", "list", "--format", "csv", "--columns", "n").split()
+    address = incus_cli("config", "get", "core.https_address").strip()
+    if "default" not in pools or address != f"{ADDRESS}:{PORT}":
+        incus_cli("admin", "init", "--preseed", stdin=PRESEED)
 
 
 def _ensure_image(tmp: Path) -> None:
