@@ -20,7 +20,7 @@ from ccops.config import Config, load_config
 from ccops.loops import wait_for
 from ccops.standin import read_records
 
-pytest_plugins = ["incus_env"]
+pytest_plugins = ["incus_env", "nspawn_env"]
 
 CCOPS = [sys.executable, "-m", "ccops.cli"]
 
