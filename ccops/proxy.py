@@ -45,9 +45,7 @@ def connect(host: str, port: int, proxy: str, timeout: float) -> socket.socket:
     return sock
 
 
-def _open(
-    host: str, port: int, timeout: float, error: type[Exception], what: str
-) -> socket.socket:
+def _open(host: str, port: int, timeout: float, error: type[Exception], what: str) -> socket.socket:
     try:
         return socket.create_connection((host, port), timeout=timeout)
     except TimeoutError:

@@ -148,7 +148,7 @@ class VmActions:
             self._until_running(deadline)
         if wait_reachable:
             with self.phase(f"ssh at {self.config.vm.reach_address}"):
-                self._until_reachable(deadline)
+                until_reachable(self.config, deadline)
         return self.phases
 
     def _restart(self, timeout: int, escalate: bool) -> None:
@@ -176,16 +176,17 @@ class VmActions:
                 )
             time.sleep(POLL)
 
-    def _until_reachable(self, deadline: float) -> None:
-        address, via = self.config.vm.reach_address, self.config.incus.proxy
-        while True:
-            try:
-                proxy.ssh_banner(address, via, timeout=min(5.0, self.config.incus.timeout))
-                return
-            except CcopsError as error:
-                if time.monotonic() > deadline:
-                    raise type(error)(
-                        f"the VM's SSH did not answer within vm.reach_timeout "
-                        f"({self.config.vm.reach_timeout} s): {error}"
-                    ) from None
-            time.sleep(1.0)
+
+def until_reachable(config: Config, deadline: float) -> str:
+    """Wait until the VM's SSH answers through the proxy; its banner."""
+    address, via = config.vm.reach_address, config.incus.proxy
+    while True:
+        try:
+            return proxy.ssh_banner(address, via, timeout=min(5.0, config.incus.timeout))
+        except CcopsError as error:
+            if time.monotonic() > deadline:
+                raise type(error)(
+                    f"the VM's SSH did not answer within vm.reach_timeout "
+                    f"({config.vm.reach_timeout} s): {error}"
+                ) from None
+        time.sleep(1.0)

@@ -177,3 +177,26 @@ def trust(
     with _connect(config, insecure=False) as incus:
         incus.ensure_trusted()
     _say("client certificate: trusted")
+
+
+@app.command()
+def recreate(
+    ctx: typer.Context,
+    confirm: Annotated[
+        bool, typer.Option("--confirm", help="Really replace the VM (its disk is wiped).")
+    ] = False,
+    resume: Annotated[
+        bool, typer.Option("--resume", help="Finish an interrupted recreate.")
+    ] = False,
+) -> None:
+    """Replace the VM with Terraform, then re-apply and verify its TLS cert and root key.
+
+    Without --confirm: check everything and show the plan, changing nothing.
+    """
+    from ccops.recreate import Recreate  # noqa: PLC0415 - cryptography and terraform: slow
+
+    if confirm and resume:
+        raise ConfigError("use --confirm for a new recreate or --resume for an interrupted one")
+    config = config_of(ctx)
+    with vm_lock(config), _connect(config, insecure=False) as incus:
+        Recreate(config, incus, _say).run(confirm=confirm, resume=resume)
