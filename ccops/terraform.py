@@ -102,8 +102,18 @@ class Terraform:
         self.run("apply", "-input=false", "-no-color", "-auto-approve", "-lock-timeout=60s", *extra)
 
     def manages(self, address: str) -> bool:
-        """Whether the state holds ``address`` already."""
-        return address in self.run("state", "list", "-no-color").split()
+        """Whether the (local) state holds ``address`` already."""
+        try:
+            state = json.loads((self.workdir / "terraform.tfstate").read_text())
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError):
+            raise TerraformError(f"{self.workdir}/terraform.tfstate is unreadable") from None
+        return any(
+            f"{item.get('type')}.{item.get('name')}" == address
+            for item in state.get("resources", [])
+            if item.get("mode") == "managed"
+        )
 
     def adopt(self, address: str, import_id: str) -> None:
         """Bring an instance Terraform did not create into the state (``terraform import``)."""
