@@ -96,33 +96,68 @@ def handoff_store(config: Config) -> StateStore[handoff.HandoffState]:
     return StateStore(config.paths.state_dir, "handoff", handoff.HandoffState)
 
 
+HANDOFF_ROUNDS = 10
+"""A tick decides again while the pushed state changes under it, at most this often."""
+
+
 def handoff_tick(config: Config) -> list[str]:
-    """Ping the agent a handoff waits on; returns what happened, one line each."""
-    loops = Loops(config)
+    """Ping the agent a handoff waits on; returns what happened, one line each.
+
+    A push that lands while the tick runs is handled by the same tick: it observes again
+    until nothing changed (a systemd path unit drops events that arrive while it runs).
+    """
     events = EventLog(config.paths.state_dir)
-    delivery = Delivery(loops.tmux, config.paths.state_dir / "pings")
     store = handoff_store(config)
     report: list[str] = []
+    rounds = 0
     with store.transaction() as (previous, save):
         if store.problem:
             report.append(events.add("state-reset", problem=store.problem)["problem"])
         seen, problems = _observe_handoff(config)
         report += [events.add("observe", problem=p)["problem"] for p in problems]
-        state, actions = handoff.decide(previous, seen)
-        save(state)
+        pinger = _Pinger(config, events, save, report)
+        state = previous
+        while rounds < HANDOFF_ROUNDS:
+            rounds += 1
+            state, actions = handoff.decide(state, seen)
+            save(state)
+            state = pinger.act(state, actions)
+            again, _ = _observe_handoff(config)
+            if again == seen:
+                break
+            seen = again
+    events.add("handoff-tick", rounds=rounds)
+    return report
+
+
+class _Pinger:
+    """Carries out handoff actions, saving the state around every delivery."""
+
+    def __init__(
+        self,
+        config: Config,
+        events: EventLog,
+        save: Callable[[handoff.HandoffState], None],
+        report: list[str],
+    ) -> None:
+        self.config, self.events, self.save, self.report = config, events, save, report
+        self.delivery = Delivery(Loops(config).tmux, config.paths.state_dir / "pings")
+
+    def act(
+        self, state: handoff.HandoffState, actions: list[handoff.HandoffAction]
+    ) -> handoff.HandoffState:
         for action in actions:
             if action.kind == "deliver" and action.ping is not None:
                 state = handoff.typing_started(state, action.ping)
-                save(state)
-                line, ok = _deliver(config, delivery, events, action.ping)
-                report.append(line)
+                self.save(state)
+                line, ok = _deliver(self.config, self.delivery, self.events, action.ping)
+                self.report.append(line)
                 if ok:
                     state = handoff.delivered(state, action.ping)
-                    save(state)
+                    self.save(state)
             else:
-                report.append(_note(events, action))
-    events.add("handoff-tick", actions=len(actions))
-    return report
+                self.report.append(_note(self.events, action))
+        return state
 
 
 def _observe_handoff(config: Config) -> tuple[handoff.HandoffObservation, list[str]]:

@@ -59,6 +59,25 @@ def test_claim_pings_the_adversary_exactly_once(live: Setup) -> None:
     assert messages(live, "cc-ci-builder") == []
 
 
+def test_push_during_a_tick_is_handled_by_that_tick(live: Setup) -> None:
+    """A path unit drops events while its service runs: the tick must look again."""
+    state = live.root / "state" / "handoff.json"
+
+    def push_while_typing() -> None:
+        assert wait_for(lambda: '"typing": {' in state.read_text(), 10)
+        live.push("adversary", "REVIEW.md", "- Gate 1 — PASS\n")
+
+    live.push("builder", "STATUS.md", f"# STATUS\n{CLAIM}\n")
+    with ThreadPoolExecutor(1) as pool:
+        pushed = pool.submit(push_while_typing)
+        report = handoff_tick(live.config())
+        pushed.result()
+    assert [line.split()[:2] for line in report] == [
+        ["pinged", "adversary"],
+        ["pinged", "builder"],
+    ]
+
+
 def test_unpushed_claim_waits_for_its_push(live: Setup) -> None:
     work = live.root / "builder"
     (work / "STATUS.md").write_text(f"# STATUS\n{CLAIM}\n")
