@@ -67,6 +67,17 @@ def ssh_key(path: Path) -> str:
     return line.decode()
 
 
+def command_lines() -> list[str]:
+    """Every process's argv, as ps would show it."""
+    lines = []
+    for proc in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(proc.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return lines
+
+
 class Rig:
     """A ccops config for recreating ``NAME`` with the stand-in module."""
 
@@ -255,6 +266,7 @@ def test_killed_mid_apply_resumes(rig: Rig) -> None:
     while not (journal.exists() and json.loads(journal.read_text())["apply_started"]):
         assert time.monotonic() < deadline and run.poll() is None
         time.sleep(0.05)
+    assert not [argv for argv in command_lines() if KEY in argv], "the key is in a command line"
     os.killpg(run.pid, signal.SIGKILL)
     run.wait()
     fails(rig.run("--confirm"), 19, "--resume")
