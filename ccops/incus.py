@@ -20,8 +20,6 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import urlsplit
 
-import httpx
-
 from ccops import proxy
 from ccops.config import Config
 from ccops.errors import (
@@ -34,6 +32,7 @@ from ccops.errors import (
     TlsPinError,
     UnreachableError,
 )
+from ccops.http import httpx
 
 PIN_FILE = "incus-server.crt"
 """Where ``ccops vm trust --accept`` stores the pin, in the state dir (unless configured)."""
