@@ -5,8 +5,6 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
-import jinja2
-
 from ccops.config import AgentName, Config, mask_url_secret
 from ccops.errors import ConfigError
 
@@ -60,6 +58,8 @@ def render_ping(to: AgentName, context: dict[str, Any]) -> str:
 
 
 def _render(path: Path, context: dict[str, Any], key: str) -> str:
+    import jinja2  # noqa: PLC0415 - imported by the commands that render, not by all
+
     environment = jinja2.Environment(  # noqa: S701 - Markdown for a terminal, not HTML
         loader=jinja2.FileSystemLoader(path.parent),
         undefined=jinja2.StrictUndefined,

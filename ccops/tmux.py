@@ -8,14 +8,13 @@ from __future__ import annotations
 
 import os
 import shlex
+import shutil
 import signal
+import subprocess
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-
-import libtmux
-from libtmux import exc as libtmux_exc
 
 from ccops.errors import TmuxError
 
@@ -29,6 +28,7 @@ PANE_FORMAT = "\t".join(
         "#{pid}",
     ]
 )
+_NOT_INSTALLED = "tmux is not installed: install it (apt-get install tmux)"
 _NO_SERVER = ("no server running", "error connecting to", "server exited unexpectedly")
 _NO_SESSION = ("can't find session", "can't find window", "can't find pane", "no current target")
 WINDOW_SIZE = ("200", "50")
@@ -59,18 +59,28 @@ class TmuxServer:
 
     def __init__(self, socket_name: str) -> None:
         self.socket_name = socket_name
-        self._server = libtmux.Server(socket_name=socket_name)
 
     def _run(self, *args: str) -> list[str]:
-        """Run one tmux command line; raise TmuxError with tmux's own words on failure."""
+        """Run one tmux command line; its output lines, or TmuxError with tmux's own words."""
+        tmux = shutil.which("tmux")
+        if tmux is None:
+            raise TmuxError(_NOT_INSTALLED)
         try:
-            result = self._server.cmd(*args)
-        except libtmux_exc.TmuxCommandNotFound:
-            raise TmuxError("tmux is not installed: install it (apt-get install tmux)") from None
+            result = subprocess.run(
+                [tmux, "-L", self.socket_name, *args],
+                capture_output=True,
+                text=True,
+                encoding="utf-8",
+                errors="backslashreplace",
+                check=False,
+            )
+        except FileNotFoundError:
+            raise TmuxError(_NOT_INSTALLED) from None
         if result.returncode != 0:
-            message = " ".join(result.stderr) or f"exit status {result.returncode}"
+            stderr = " ".join(filter(None, result.stderr.split("\n")))
+            message = stderr or f"exit status {result.returncode}"
             raise TmuxError(f"tmux -L {self.socket_name} {args[0]}: {message}")
-        return list(result.stdout)
+        return _lines(result.stdout)
 
     def _query(self, *args: str) -> list[str] | None:
         """Like _run, but a missing server or session is None instead of an error."""
@@ -186,6 +196,12 @@ def _run_shell(argv: Sequence[str]) -> str:
         raise TmuxError(f"cannot pass {line!r} to a tmux hook: it holds a quote or '#'")
     # Silenced: run-shell output would open view mode in the pane and swallow later keys.
     return f"run-shell -b '{line} >/dev/null 2>&1'"
+
+
+def _lines(text: str) -> list[str]:
+    """tmux's output as lines, without the blank ones at the end (a screen's empty rows)."""
+    text = text.rstrip("\n")
+    return text.split("\n") if text else []
 
 
 def _int_or_none(text: str) -> int | None:

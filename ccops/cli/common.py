@@ -5,14 +5,16 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Callable
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
-from rich.table import Table
 
 from ccops.config import Config, load_config
 from ccops.errors import CcopsError
 from ccops.loops import LoopState, LoopStatus
+
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 def print_json(data: Any) -> None:
@@ -42,6 +44,8 @@ def config_of(ctx: typer.Context) -> Config:
 
 def status_table(statuses: list[LoopStatus], restarts: dict[str, int] | None = None) -> Table:
     """One row per loop; with ``restarts``, a column of the watchdog's recent restarts."""
+    from rich.table import Table  # noqa: PLC0415 - only the commands that show a table pay for rich
+
     columns = ["loop", "session", "state", "pid", "uptime", "last exit"]
     table = Table(*columns, *(["restarts"] if restarts is not None else []), box=None)
     style = {

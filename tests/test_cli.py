@@ -1,0 +1,55 @@
+"""The command line: every command listed with its own help, and only the one that runs loaded."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+
+from conftest import Setup
+
+from ccops.cli import COMMANDS
+
+# Runs ccops in a fresh interpreter, then prints the modules it imported.
+IMPORTED = """
+import sys
+from ccops.cli import main
+sys.argv = ["ccops", *sys.argv[1:]]
+try:
+    main()
+except SystemExit:
+    pass
+print(" ".join(sys.modules))
+"""
+
+
+def imported_by(*args: str) -> set[str]:
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORTED, *args], capture_output=True, text=True, check=True
+    )
+    return set(result.stdout.split("\n")[-2].split())
+
+
+def test_each_listed_help_line_is_the_commands_own() -> None:
+    for command in COMMANDS:
+        listed = command.get_short_help_str(limit=200)
+        assert listed == command.load().get_short_help_str(limit=200), command.name
+
+
+def test_help_lists_every_command_without_importing_any() -> None:
+    modules = imported_by("--help")
+    assert not {m for m in modules if m.startswith("ccops.cli.") and m != "ccops.cli.lazy"}
+    assert "pydantic_settings" not in modules
+
+
+def test_status_imports_neither_other_commands_nor_their_libraries(setup: Setup) -> None:
+    modules = imported_by("-c", str(setup.config_file), "status")
+    assert "ccops.cli.status" in modules
+    unused = {"ccops.cli.loops", "ccops.cli.vm", "jinja2", "libtmux", "httpx", "cryptography"}
+    assert not unused & modules
+
+
+def test_tmux_missing_is_exit_3(setup: Setup) -> None:
+    result = setup.ccops("loops", "status", env={"PATH": os.devnull})
+    assert result.returncode == 3
+    assert "tmux is not installed" in result.stderr
