@@ -4,7 +4,7 @@ With two stand-in loops running, each round runs every way below once, interleav
 change in the machine's load hits all of them alike:
 
 - ``python -c pass``: the interpreter's own start-up, the floor of any command;
-- ``import typer, pydantic_settings``: the floor of a command built on ccops's CLI and
+- ``import typer, pydantic``: the floor of a command built on ccops's CLI and
   config libraries (exiting as ccops does, see ``ccops.cli.main``);
 - ``ccops status`` as a fresh process, with the bytecode cache on (what a deployed ccops
   runs once its ``__pycache__`` exists), and in this environment as it is (with
@@ -33,7 +33,7 @@ from ccops.overview import overview
 from ccops.supervisor import handoff_tick, watchdog_tick
 
 CCOPS = str(Path(sys.executable).with_name("ccops"))
-LIBRARIES = "import gc, typer, pydantic_settings; gc.freeze()"  # exits the way ccops does
+LIBRARIES = "import gc, typer, pydantic; gc.freeze()"  # exits the way ccops does
 
 
 def command(argv: list[str], env: dict[str, str]) -> Callable[[], object]:
@@ -75,7 +75,7 @@ def main() -> None:
     cached = cached_env(root / "pycache")
     ways = {
         "python -c pass": command([sys.executable, "-c", "pass"], cached),
-        "import typer, pydantic_settings": command([sys.executable, "-c", LIBRARIES], cached),
+        "import typer, pydantic": command([sys.executable, "-c", LIBRARIES], cached),
         "ccops status, bytecode cached": command(status, cached),
         "ccops status, environment as is": command(status, as_is),
         "in-process overview()": lambda: overview(config),

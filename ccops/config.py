@@ -11,17 +11,12 @@ import os
 import re
 import shlex
 import tomllib
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
-from pydantic_settings import (
-    BaseSettings,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
-)
 
 from ccops.errors import ConfigError
 
@@ -42,7 +37,7 @@ class TmuxConfig(_Section):
 
 
 class ClaudeConfig(_Section):
-    command: Annotated[list[str], NoDecode] = Field(
+    command: list[str] = Field(
         default_factory=lambda: ["claude"], min_length=1, description="program or argv list"
     )
     remote_control: bool = True
@@ -205,12 +200,8 @@ class TerraformConfig(_Section):
         return None if value == "" else value
 
 
-class Config(BaseSettings):
+class Config(_Section):
     """The effective configuration. Build it with :func:`load_config`."""
-
-    model_config = SettingsConfigDict(
-        env_prefix=ENV_PREFIX, env_nested_delimiter="__", extra="forbid", frozen=True
-    )
 
     tmux: TmuxConfig = TmuxConfig()
     claude: ClaudeConfig = ClaudeConfig()
@@ -222,18 +213,6 @@ class Config(BaseSettings):
     incus: IncusConfig = IncusConfig()
     vm: VmConfig = VmConfig()
     terraform: TerraformConfig = TerraformConfig()
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        """Environment beats the file (passed as init values), which beats defaults."""
-        return (env_settings, init_settings)
 
     def agent(self, name: AgentName) -> AgentConfig:
         """The config of one agent by name."""
@@ -273,11 +252,40 @@ def load_config(explicit: Path | None = None) -> Config:
     path = config_path(explicit)
     values = _read_file(path) if path else {}
     try:
-        return Config(**values)
+        return Config.model_validate(_overlay(values, environment_values()))
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path)) from None
-    except ValueError as exc:  # a malformed value in an environment variable
-        raise ConfigError(f"environment: {exc}") from None
+
+
+def environment_values(environ: Mapping[str, str] = os.environ) -> dict[str, Any]:
+    """``CCOPS_<SECTION>__<KEY>`` variables as nested values (``__`` between levels).
+
+    Names without ``__`` (``CCOPS_CONFIG``, ``CCOPS_DEBUG``...) are not settings. This is
+    all ccops took from pydantic-settings, whose import cost every command about 85 ms.
+    """
+    values: dict[str, Any] = {}
+    for name, value in environ.items():
+        if not name.startswith(ENV_PREFIX) or "__" not in name:
+            continue
+        *sections, key = name[len(ENV_PREFIX) :].lower().split("__")
+        node = values
+        for section in sections:
+            node = node.setdefault(section, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"environment: {name} conflicts with another CCOPS_ variable")
+        node[key] = value
+    return values
+
+
+def _overlay(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """``over`` merged into ``base`` key by key, ``over`` winning."""
+    merged = dict(base)
+    for key, value in over.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _overlay(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
 
 
 def _read_file(path: Path) -> dict[str, Any]:

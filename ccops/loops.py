@@ -5,20 +5,18 @@ from __future__ import annotations
 import os
 import sys
 import time
-from collections.abc import Callable, Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Iterable
+from contextlib import AbstractContextManager
 from dataclasses import asdict, dataclass, replace
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-import filelock
-
 from ccops.agent import launch_spec, pane_command, write_spec
 from ccops.config import AgentName, Config
-from ccops.errors import BusyError, ConfigError
+from ccops.errors import ConfigError
 from ccops.prompts import render_prompt
-from ccops.state import write_atomic
+from ccops.state import locked, write_atomic
 from ccops.tmux import Pane, TmuxServer
 
 LOCK_TIMEOUT = 30.0
@@ -121,22 +119,8 @@ class Loops:
         write_atomic(snapshot, self.config.model_dump_json().encode(), mode=0o600)
         return [sys.executable, "-m", "ccops.cli", "--config", str(snapshot), "watchdog"]
 
-    @contextmanager
-    def _lock(self, session: str) -> Iterator[None]:
-        path = self.state_dir / "locks" / f"{session}.lock"
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ConfigError(
-                f"paths.state_dir: cannot create {path.parent}: {error.strerror}"
-            ) from None
-        try:
-            with filelock.FileLock(path, timeout=LOCK_TIMEOUT):
-                yield
-        except filelock.Timeout:
-            raise BusyError(
-                f"another ccops holds {path} for more than {LOCK_TIMEOUT:.0f} s"
-            ) from None
+    def _lock(self, session: str) -> AbstractContextManager[None]:
+        return locked(self.state_dir, session, LOCK_TIMEOUT)
 
 
 def selected(name: AgentName | None) -> Iterable[AgentName]:

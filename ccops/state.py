@@ -8,8 +8,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import filelock
-
 from ccops.errors import BusyError, ConfigError
 
 
@@ -42,6 +40,8 @@ def _fsync_dir(directory: Path) -> None:
 def locked(state_dir: Path, name: str, timeout: float, busy: str = "") -> Iterator[None]:
     """Hold ``state_dir/locks/<name>.lock``; BusyError (with ``busy`` as the hint) if it
     stays taken for ``timeout`` seconds (0: refuse at once)."""
+    import filelock  # noqa: PLC0415 - only commands that change state pay for it
+
     path = state_dir / "locks" / f"{name}.lock"
     try:
         path.parent.mkdir(parents=True, exist_ok=True)

@@ -12,11 +12,9 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Generic, TypeVar
 
-import filelock
 from pydantic import BaseModel, ValidationError
 
-from ccops.errors import BusyError, ConfigError
-from ccops.state import write_atomic
+from ccops.state import locked, write_atomic
 
 TICK_LOCK_TIMEOUT = 120.0
 S = TypeVar("S", bound=BaseModel)
@@ -26,8 +24,8 @@ class StateStore(Generic[S]):
     """The state of one decision maker (``watchdog`` or ``handoff``)."""
 
     def __init__(self, state_dir: Path, name: str, model: type[S]) -> None:
+        self.state_dir, self.name = state_dir, name
         self.path = state_dir / f"{name}.json"
-        self.lock_path = state_dir / "locks" / f"{name}.lock"
         self.model = model
         self.problem: str | None = None
 
@@ -44,19 +42,8 @@ class StateStore(Generic[S]):
     @contextmanager
     def transaction(self) -> Iterator[tuple[S, Callable[[S], None]]]:
         """Hold the lock; give the current state and a function that stores the new one."""
-        try:
-            self.lock_path.parent.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise ConfigError(
-                f"paths.state_dir: cannot create {self.lock_path.parent}: {error.strerror}"
-            ) from None
-        try:
-            with filelock.FileLock(self.lock_path, timeout=TICK_LOCK_TIMEOUT):
-                yield self.read(), self._save
-        except filelock.Timeout:
-            raise BusyError(
-                f"another ccops holds {self.lock_path} for more than {TICK_LOCK_TIMEOUT:.0f} s"
-            ) from None
+        with locked(self.state_dir, self.name, TICK_LOCK_TIMEOUT):
+            yield self.read(), self._save
 
     def _save(self, state: S) -> None:
         write_atomic(self.path, state.model_dump_json(indent=1).encode(), mode=0o600)
