@@ -1,0 +1,44 @@
+"""Facts pyinfra lacks: a scoped npm package's global version, the state of ccops's loops."""
+
+from __future__ import annotations
+
+import json
+
+from pyinfra.api import FactBase, QuoteString, StringCommand
+
+
+class NpmGlobalVersion(FactBase[str | None]):
+    """The version of a globally installed npm package (scoped names work), or None."""
+
+    requires_command = "npm"
+
+    def command(self, package: str) -> StringCommand:
+        self.package = package
+        return StringCommand(
+            "npm", "ls", "--global", "--depth=0", "--json", QuoteString(package), "||", "true"
+        )
+
+    def process(self, output: list[str]) -> str | None:
+        try:
+            listing = json.loads("\n".join(output) or "{}")
+        except json.JSONDecodeError:
+            return None
+        version = listing.get("dependencies", {}).get(self.package, {}).get("version")
+        return version if isinstance(version, str) else None
+
+
+class LoopStates(FactBase[dict[str, str]]):
+    """Each loop's state from ``ccops loops status --json`` (empty before ccops exists)."""
+
+    def command(self, ccops: str) -> StringCommand:
+        return StringCommand(
+            "test", "-x", QuoteString(ccops), "&&", QuoteString(ccops),
+            "loops", "status", "--json", "||", "true",
+        )  # fmt: skip
+
+    def process(self, output: list[str]) -> dict[str, str]:
+        try:
+            loops = json.loads("\n".join(output) or "[]")
+        except json.JSONDecodeError:
+            return {}
+        return {loop["name"]: loop["state"] for loop in loops}

@@ -1,0 +1,158 @@
+"""Deploy ccops on the sandbox host: ``pyinfra inventories/sandbox.py deploy/host.py``.
+
+Packages, the agent user, the claude CLI, the three clones, ccops in a venv from a wheel of
+this checkout, its config and the systemd units of the tmux server, watchdog and handoff.
+Every step changes only what differs, so a second run changes nothing.
+"""
+
+import atexit
+import hashlib
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+from pyinfra import host
+from pyinfra.facts.deb import DebPackages
+from pyinfra.facts.server import Which
+from pyinfra.operations import apt, files, git, pip, server, systemd
+from pyinfra.operations.util import any_changed
+
+from deploy.operations import claude_cli, loops_started, wheel_installed
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+TEMPLATES = Path(__file__).resolve().parent / "templates"
+UV = Path("/var/cache/ccops/uv/bin/uv")
+PACKAGES = ("tmux", "git", "nodejs", "npm", "python3-venv", "ca-certificates")
+TIMERS = ("ccops-watchdog.timer", "ccops-handoff.timer")
+UNITS = ("ccops-tmux.service", "ccops-watchdog.service", "ccops-handoff.service",
+         *TIMERS, "ccops-handoff.path")  # fmt: skip
+
+
+def build_wheel() -> Path:
+    """A wheel of this checkout, built here; hatchling's builds are reproducible."""
+    out = Path(tempfile.mkdtemp(prefix="ccops-wheel-"))
+    atexit.register(shutil.rmtree, out, ignore_errors=True)  # after pyinfra uploaded it
+    build = [str(UV), "build", "--wheel", "--quiet", "--out-dir", str(out), str(CHECKOUT)]
+    if not UV.is_file():
+        build = ["python3", "-m", "build", "--wheel", "--outdir", str(out), str(CHECKOUT)]
+    subprocess.run(build, check=True, stdout=subprocess.DEVNULL)
+    (wheel,) = out.glob("ccops-*.whl")
+    return wheel
+
+
+d = host.data
+user = d.agent_user
+clones = {
+    "builder": f"{d.srv_dir}/cc-ci",
+    "adversary": f"{d.srv_dir}/cc-ci-adv",
+    "plan": f"{d.srv_dir}/cc-ci-plan",
+}
+context = {"d": d, "clones": clones, "venv": d.venv_dir}
+
+# NodeSource's nodejs brings its own npm, which conflicts with Debian's npm package.
+packages = [p for p in PACKAGES if p != "npm" or not host.get_fact(Which, command="npm")]
+missing = sorted(set(packages) - set(host.get_fact(DebPackages)))
+if missing:
+    apt.update(name="Update the apt cache (packages are missing)")
+    apt.packages(name="Install missing packages", packages=missing, no_recommends=True)
+
+server.user(
+    name=f"Agent user {user}",
+    user=user,
+    home=f"/home/{user}",
+    create_home=True,
+)
+for path, mode in ((d.srv_dir, "755"), (d.state_dir, "750")):
+    files.directory(name=f"{path} owned by {user}", path=path, user=user, group=user, mode=mode)
+
+if d.git_credentials:
+    files.put(
+        name=f"Git credentials of {user}",
+        src=d.git_credentials,
+        dest=f"/home/{user}/.git-credentials",
+        user=user,
+        group=user,
+        mode="600",
+    )
+    git.config(
+        name="git uses the credentials file",
+        key="credential.helper",
+        value="store",
+        _su_user=user,
+    )
+
+if d.claude_version:
+    claude_cli(name=f"claude CLI {d.claude_version}", version=d.claude_version)
+
+for role, url, branch in (
+    ("builder", d.repo_url, d.branch),
+    ("adversary", d.repo_url, d.branch),
+    ("plan", d.plan_url, None),
+):
+    git.repo(
+        name=f"{role} clone {clones[role]} (an existing clone is never touched)",
+        src=url,
+        dest=clones[role],
+        branch=branch,
+        pull=False,
+        _su_user=user,
+    )
+
+wheel = build_wheel()
+remote_wheel = f"/var/cache/ccops/{wheel.name}"
+files.directory(name="/var/cache/ccops", path="/var/cache/ccops", mode="755")
+files.put(name=f"Upload {wheel.name}", src=str(wheel), dest=remote_wheel, mode="644")
+pip.venv(name=f"venv {d.venv_dir}", path=d.venv_dir, python="python3")
+wheel_installed(
+    name=f"ccops into {d.venv_dir}",
+    venv=d.venv_dir,
+    wheel=remote_wheel,
+    sha256=hashlib.sha256(wheel.read_bytes()).hexdigest(),
+)
+
+files.directory(name="/etc/ccops", path="/etc/ccops", mode="755")
+files.template(
+    name="/etc/ccops/ccops.toml",
+    src=str(TEMPLATES / "ccops.toml.j2"),
+    dest="/etc/ccops/ccops.toml",
+    user="root",
+    group=user,
+    mode="640",
+    **context,
+)
+files.template(
+    name="/etc/ccops/tmux.conf",
+    src=str(TEMPLATES / "tmux.conf.j2"),
+    dest="/etc/ccops/tmux.conf",
+    mode="644",
+    **context,
+)
+
+units = {
+    unit: files.template(
+        name=f"unit {unit}",
+        src=str(TEMPLATES / f"{unit}.j2"),
+        dest=f"/etc/systemd/system/{unit}",
+        mode="644",
+        **context,
+    )
+    for unit in UNITS
+}
+systemd.daemon_reload(name="systemd daemon-reload", _if=any_changed(*units.values()))
+systemd.service(name="ccops-tmux.service", service="ccops-tmux.service", running=True,
+                enabled=True)  # fmt: skip
+# The watchdog starts every loop that is not running: it runs only when loops should.
+for unit in (*TIMERS, "ccops-handoff.path"):
+    wanted = d.start_loops or unit != "ccops-watchdog.timer"
+    systemd.service(name=unit, service=unit, running=wanted, enabled=wanted)
+    if wanted:
+        systemd.service(
+            name=f"{unit} restarted (changed)",
+            service=unit,
+            restarted=True,
+            _if=units[unit].did_change,
+        )
+
+if d.start_loops:
+    loops_started(name="Start the loops", ccops=f"{d.venv_dir}/bin/ccops", _su_user=user)

@@ -1,0 +1,359 @@
+"""The sandbox deploy (deploy/host.py) over real SSH onto a booted Debian 12 systemd host.
+
+One nspawn host per module: a dry run, then the first and the second deploy share it, and
+the later tests exercise what the deploy set up. Test repos are served by `git daemon` on
+this machine (the container shares the host network). The agent is ccops's stand-in.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shlex
+import shutil
+import subprocess
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from nspawn_env import free_port
+
+from ccops.standin import read_records
+
+if TYPE_CHECKING:
+    from nspawn_env import NspawnHost
+
+CHECKOUT = Path(__file__).resolve().parent.parent
+PYINFRA = CHECKOUT / ".venv" / "bin" / "pyinfra"
+AGENT = "ccops"
+BUILDER = "/srv/cc-ci/cc-ci"
+STANDIN = "/opt/ccops/bin/python -m ccops.standin --record /var/lib/ccops/records/{session}.jsonl"
+UNITS = ("ccops-tmux.service", "ccops-watchdog.timer", "ccops-handoff.timer",
+         "ccops-handoff.path")  # fmt: skip
+WATCHDOG_INTERVAL = 5  # seconds: the timer's catch-up is observable within a test
+HANDOFF_INTERVAL = 30
+CLAUDE_VERSION = "2.1.331"
+SECRET = "s3cret-token-of-the-bot"
+
+
+@dataclass
+class Deploy:
+    """One pyinfra run: its exit status, output, JSON results and wall time."""
+
+    result: subprocess.CompletedProcess[str]
+    seconds: float
+
+    @property
+    def report(self) -> dict[str, Any]:
+        report: dict[str, Any] = json.loads(self.result.stdout)
+        return report
+
+    def changed(self) -> list[str]:
+        """Names of the operations that changed something."""
+        return [op["name"] for op in self.report["results"]["operations"] if op["success"]]
+
+    def __str__(self) -> str:
+        return f"exit {self.result.returncode}\n{self.result.stdout}\n{self.result.stderr}"
+
+
+@dataclass
+class Sandbox:
+    """The deployed host and how to deploy to it again."""
+
+    host: NspawnHost
+    data_file: Path
+    first: Deploy
+    dry: Deploy
+
+    checkout: Path
+
+    def deploy(self, *flags: str, **env: str) -> Deploy:
+        return run_deploy(self.checkout, self.host, self.data_file, *flags, **env)
+
+    def as_agent(self, cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        return self.host.ssh(f"runuser -u {AGENT} -- sh -c {shlex.quote(cmd)}", check=check)
+
+    def loops(self) -> dict[str, dict[str, Any]]:
+        rows = json.loads(self.as_agent("/opt/ccops/bin/ccops loops status --json").stdout)
+        return {row["name"]: row for row in rows}
+
+    def loops_alive(self) -> bool:
+        return all(loop["state"] == "alive" for loop in self.loops().values())
+
+    def records(self, session: str) -> list[dict[str, Any]]:
+        return read_records(self.host.root / f"var/lib/ccops/records/{session}.jsonl")
+
+
+def run_deploy(
+    checkout: Path, host: NspawnHost, data_file: Path, *flags: str, **env: str
+) -> Deploy:
+    """`pyinfra inventories/sandbox.py deploy/host.py --json -y` against the host's sshd."""
+    connection = {
+        "CCOPS_DEPLOY_HOST": "127.0.0.1",
+        "CCOPS_DEPLOY_USER": "root",
+        "CCOPS_DEPLOY_PORT": str(host.ssh_port),
+        "CCOPS_DEPLOY_KEY": str(host.ssh_key),
+        "CCOPS_DEPLOY_DATA": str(data_file),
+    }
+    no_host_keys = ["--data", "ssh_strict_host_key_checking=off",
+                    "--data", "ssh_known_hosts_file=/dev/null"]  # fmt: skip
+    started = time.monotonic()
+    result = subprocess.run(
+        [str(PYINFRA), "inventories/sandbox.py", "deploy/host.py", "--json", *no_host_keys,
+         *flags],
+        cwd=checkout, capture_output=True, text=True, timeout=900, check=False,
+        env={**os.environ, **connection, **env},
+    )  # fmt: skip
+    return Deploy(result, time.monotonic() - started)
+
+
+def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.2) -> bool:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(interval)
+    return bool(predicate())
+
+
+def git(*args: str, cwd: Path | None = None) -> None:
+    identity = ["-c", "user.name=test", "-c", "user.email=test@localhost"]
+    subprocess.run(["git", *identity, *args], cwd=cwd, check=True, capture_output=True)
+
+
+@contextmanager
+def git_daemon(base: Path) -> Iterator[str]:
+    """`git daemon` serving cc-ci.git and cc-ci-plan.git (pushable) on a loopback port."""
+    for name, path, text in (("cc-ci", "STATUS.md", "# STATUS\n"),
+                             ("cc-ci-plan", "plan.md", "# plan\n")):  # fmt: skip
+        git("init", "--quiet", "--bare", "--initial-branch=main", str(base / f"{name}.git"))
+        seed = base / f"{name}-seed"
+        git("clone", "--quiet", str(base / f"{name}.git"), str(seed))
+        (seed / path).write_text(text)
+        git("add", path, cwd=seed)
+        git("commit", "--quiet", "-m", "seed", cwd=seed)
+        git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
+    port = free_port()
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr",
+         f"--base-path={base}", f"--port={port}", "--listen=127.0.0.1", str(base)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"git://127.0.0.1:{port}"
+    try:
+        assert wait_until(
+            lambda: subprocess.run(["git", "ls-remote", f"{url}/cc-ci.git"],
+                                   capture_output=True, check=False).returncode == 0,
+            10,
+        )  # fmt: skip
+        yield url
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
+def write_data(workdir: Path, url: str) -> Path:
+    """The deploy's data file: the test repos, the stand-in agent, a fast watchdog."""
+    credentials = workdir / "git-credentials"
+    credentials.write_text(f"http://bot:{SECRET}@127.0.0.1\n")
+    data_file = workdir / "sandbox.toml"
+    data_file.write_text(
+        f'repo_url = "{url}/cc-ci.git"\n'
+        f'plan_url = "{url}/cc-ci-plan.git"\n'
+        f"claude_command = {json.dumps(STANDIN)}\n"
+        f"watchdog_interval = {WATCHDOG_INTERVAL}\n"
+        f"handoff_interval = {HANDOFF_INTERVAL}\n"
+        f'git_credentials = "{credentials}"\n'
+    )
+    return data_file
+
+
+@pytest.fixture(scope="module")
+def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    with git_daemon(tmp_path_factory.mktemp("git-daemon")) as url:
+        yield url
+
+
+def snapshot(target: Path) -> Path:
+    """A copy of this checkout, so edits made meanwhile cannot change the deployed wheel."""
+    ignore = shutil.ignore_patterns(".git", ".venv", "*cache*", "dist", "tests", "bench")
+    shutil.copytree(CHECKOUT, target, ignore=ignore)
+    return target
+
+
+@pytest.fixture(scope="module")
+def sandbox(
+    nspawn_host: NspawnHost, git_server: str, tmp_path_factory: pytest.TempPathFactory
+) -> Sandbox:
+    """The host after a dry run and the first deploy."""
+    workdir = tmp_path_factory.mktemp("deploy")
+    checkout = snapshot(workdir / "checkout")
+    data_file = write_data(workdir, git_server)
+    dry = run_deploy(checkout, nspawn_host, data_file, "--dry")
+    first = run_deploy(checkout, nspawn_host, data_file, "-y")
+    print(f"first deploy: {first.seconds:.1f} s, changed: {first.changed()}")
+    return Sandbox(nspawn_host, data_file, first, dry, checkout)
+
+
+def test_dry_run_shows_the_plan_and_changes_nothing(sandbox: Sandbox) -> None:
+    assert sandbox.dry.result.returncode == 0, sandbox.dry
+    plan = sandbox.dry.report["plan"]
+    assert sandbox.dry.report["results"] is None
+    names = [op["name"] for op in plan if op["hosts_with_change"]]
+    assert "Agent user ccops" in names
+    assert any(name.startswith("unit ccops-handoff.path") for name in names)
+
+
+def test_first_deploy_succeeds(sandbox: Sandbox) -> None:
+    assert sandbox.first.result.returncode == 0, sandbox.first
+    totals = sandbox.first.report["results"]["totals"]
+    assert totals["error"] == 0, sandbox.first
+    assert totals["success"] > 0
+    assert SECRET not in sandbox.first.result.stdout + sandbox.first.result.stderr
+
+
+def test_git_credentials_reach_the_agent_only(sandbox: Sandbox) -> None:
+    home = sandbox.host.root / "home" / AGENT
+    assert SECRET in (home / ".git-credentials").read_text()
+    owner = sandbox.host.ssh(f"stat -c '%a %U' /home/{AGENT}/.git-credentials").stdout.split()
+    assert owner == ["600", AGENT]
+    helper = sandbox.as_agent("cd && git config --global credential.helper").stdout
+    assert helper.strip() == "store"
+
+
+def test_second_deploy_changes_nothing(sandbox: Sandbox) -> None:
+    again = sandbox.deploy("-y")
+    print(f"no-op deploy: {again.seconds:.1f} s")
+    assert again.result.returncode == 0, again
+    assert again.report["results"]["totals"]["error"] == 0, again
+    assert again.changed() == []
+
+
+def test_units_active_and_enabled(sandbox: Sandbox) -> None:
+    active = sandbox.host.ssh(f"systemctl is-active {' '.join(UNITS)}", check=False)
+    enabled = sandbox.host.ssh(f"systemctl is-enabled {' '.join(UNITS)}", check=False)
+    assert active.stdout.split() == ["active"] * len(UNITS), active.stdout
+    assert enabled.stdout.split() == ["enabled"] * len(UNITS), enabled.stdout
+
+
+def test_units_verify_clean(sandbox: Sandbox) -> None:
+    result = sandbox.host.ssh(
+        "cd /etc/systemd/system && systemd-analyze verify ccops-*.service ccops-*.timer "
+        "ccops-*.path",
+        check=False,
+    )
+    assert result.returncode == 0, result
+    assert (result.stdout + result.stderr).strip() == ""
+
+
+def test_config_is_readable_by_the_agent_only(sandbox: Sandbox) -> None:
+    mode = sandbox.host.ssh("stat -c '%a %U %G' /etc/ccops/ccops.toml").stdout.split()
+    assert mode == ["640", "root", AGENT]
+    shown = json.loads(sandbox.as_agent("/opt/ccops/bin/ccops config show --json").stdout)
+    assert shown["agents"]["builder"]["workdir"] == BUILDER
+    assert shown["claude"]["allow_root"] is False
+
+
+def test_agents_run_as_the_agent_user(sandbox: Sandbox) -> None:
+    assert wait_until(sandbox.loops_alive, 20)
+    for loop in sandbox.loops().values():
+        owner = sandbox.host.ssh(f"ps -o user= -p {loop['pid']}").stdout.strip()
+        assert owner == AGENT, loop
+    processes = sandbox.host.ssh("ps -eo user=,args=").stdout.splitlines()
+    servers = [line.split()[0] for line in processes if "tmux -L ccops" in line]
+    assert servers, processes
+    assert set(servers) == {AGENT}, processes
+
+
+def test_killed_agent_is_back_via_the_pane_died_hook(sandbox: Sandbox) -> None:
+    before = sandbox.loops()["adversary"]["pid"]
+    killed = time.monotonic()
+    sandbox.host.ssh(f"kill -9 {before}")
+    assert wait_until(lambda: _alive_with_new_pid(sandbox, "adversary", before), 10)
+    print(f"pane-died recovery: {time.monotonic() - killed:.2f} s")
+
+
+def test_killed_agent_is_back_via_the_timer_without_the_hook(sandbox: Sandbox) -> None:
+    sandbox.as_agent("tmux -L ccops set-hook -gu pane-died")
+    assert "pane-died" not in sandbox.as_agent("tmux -L ccops show-hooks -g").stdout
+    before = sandbox.loops()["builder"]["pid"]
+    sandbox.host.ssh(f"kill -9 {before}")
+    assert wait_until(
+        lambda: _alive_with_new_pid(sandbox, "builder", before), WATCHDOG_INTERVAL + 10
+    )
+
+
+def test_restarting_tick_units_keeps_the_agents(sandbox: Sandbox) -> None:
+    before = {name: loop["pid"] for name, loop in sandbox.loops().items()}
+    sandbox.host.ssh("systemctl restart ccops-watchdog.service ccops-handoff.service")
+    sandbox.host.ssh("systemctl restart ccops-watchdog.service ccops-handoff.service")
+    after = sandbox.loops()
+    assert {name: loop["pid"] for name, loop in after.items()} == before
+    assert all(loop["state"] == "alive" for loop in after.values())
+
+
+def test_reboot_brings_the_loops_back(sandbox: Sandbox) -> None:
+    sandbox.host.reboot()
+    booted = time.monotonic()
+    assert wait_until(sandbox.loops_alive, 40)
+    print(f"loops back after boot: {time.monotonic() - booted:.1f} s")
+
+
+def test_claim_push_pings_the_adversary_through_the_path_unit(sandbox: Sandbox) -> None:
+    sandbox.host.ssh("systemctl start ccops-handoff.service")  # baseline
+    commit = "git -c user.name=b -c user.email=b@localhost commit -qam note && git push -q"
+    burst = (
+        f"for i in 1 2 3 4 5 6 7 8; do echo $i >>JOURNAL.md && git add JOURNAL.md && {commit}; done"
+    )
+    sandbox.as_agent(f"cd {BUILDER} && git pull -q --rebase && {burst}")
+    time.sleep(2)  # a burst must not leave the path unit failed (start limit)
+    assert sandbox.host.ssh("systemctl is-active ccops-handoff.path").stdout.strip() == "active"
+    before = len(sandbox.records("cc-ci-adv"))
+    pushed = time.monotonic()
+    sandbox.as_agent(
+        f"cd {BUILDER} && git pull -q --rebase && echo '## Gate 2 — CLAIMED' >>STATUS.md && "
+        "git -c user.name=b -c user.email=b@localhost commit -qam claim && git push -q"
+    )
+    assert wait_until(
+        lambda: any(
+            r["event"] == "message" and "Gate 2" in r["text"]
+            for r in sandbox.records("cc-ci-adv")[before:]
+        ),
+        20,
+    ), sandbox.host.ssh("journalctl -u ccops-handoff.service -n 30 --no-pager", check=False)
+    latency = time.monotonic() - pushed
+    print(f"push → ping recorded: {latency:.2f} s")
+    assert latency < HANDOFF_INTERVAL / 3  # the path unit, not the timer's next tick
+
+
+def test_bad_data_fails_before_any_change(sandbox: Sandbox) -> None:
+    before = sandbox.host.ssh("stat -c %Y /etc/ccops/ccops.toml").stdout
+    for env, message in (
+        ({"CCOPS_DEPLOY_AGENT_USER": "Bad.User"}, "ccops deploy: agent_user: expected"),
+        ({"CCOPS_DEPLOY_REPO_URL": ""}, "ccops deploy: repo_url: missing"),
+    ):
+        bad = sandbox.deploy("-y", **env)
+        assert bad.result.returncode != 0, bad
+        assert message in bad.result.stdout + bad.result.stderr, bad
+        assert "Traceback" not in bad.result.stderr
+    assert sandbox.host.ssh("stat -c %Y /etc/ccops/ccops.toml").stdout == before
+    assert sandbox.host.ssh("id Bad.User", check=False).returncode != 0
+
+
+def test_real_claude_cli_pinned(sandbox: Sandbox) -> None:
+    pinned = {"CCOPS_DEPLOY_CLAUDE_VERSION": CLAUDE_VERSION}
+    installed = sandbox.deploy("-y", **pinned)
+    assert installed.changed() == [f"claude CLI {CLAUDE_VERSION}"], installed
+    version = sandbox.as_agent("cd && claude --version").stdout
+    assert version.startswith(CLAUDE_VERSION), version
+    again = sandbox.deploy("-y", **pinned)
+    assert again.changed() == [], again
+
+
+def _alive_with_new_pid(sandbox: Sandbox, name: str, old_pid: int) -> bool:
+    loop = sandbox.loops()[name]
+    return loop["state"] == "alive" and loop["pid"] != old_pid
