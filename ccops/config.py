@@ -34,6 +34,9 @@ class _Section(BaseModel):
 
 class TmuxConfig(_Section):
     socket: str = Field("ccops", pattern=_TMUX_NAME, description="ccops's own tmux server (-L)")
+    start_server: bool = Field(
+        True, description="false where a systemd unit owns the server: ccops then never starts one"
+    )
 
 
 class ClaudeConfig(_Section):

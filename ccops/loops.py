@@ -57,7 +57,7 @@ class Loops:
 
     def __init__(self, config: Config) -> None:
         self.config = config
-        self.tmux = TmuxServer(config.tmux.socket)
+        self.tmux = TmuxServer(config.tmux.socket, config.tmux.start_server)
         self.state_dir = config.paths.state_dir
 
     def session(self, name: AgentName) -> str:
@@ -116,8 +116,14 @@ class Loops:
         if not self.config.watchdog.instant_recovery:
             return None
         snapshot = self.state_dir / "ccops.json"
-        write_atomic(snapshot, self.config.model_dump_json().encode(), mode=0o600)
+        data = self.config.model_dump_json().encode()
+        if not snapshot.exists() or snapshot.read_bytes() != data:
+            write_atomic(snapshot, data, mode=0o600)
         return [sys.executable, "-m", "ccops.cli", "--config", str(snapshot), "watchdog"]
+
+    def refresh_death_hook(self) -> None:
+        """Bring the hook and its config snapshot up to date (a re-deployed config, say)."""
+        self.tmux.set_death_hook(self._death_hook())
 
     def _lock(self, session: str) -> AbstractContextManager[None]:
         return locked(self.state_dir, session, LOCK_TIMEOUT)

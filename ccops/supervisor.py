@@ -36,6 +36,7 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
         if state.done:  # decide() would do nothing: skip the mirror fetch and tmux reads
             events.add("watchdog-tick", actions=0)
             return report
+        loops.refresh_death_hook()
         reading = read_done_source(config)
         if reading.problem:
             report.append(events.add("observe", problem=reading.problem)["problem"])

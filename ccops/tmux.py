@@ -57,8 +57,9 @@ def target(session: str) -> str:
 class TmuxServer:
     """ccops's tmux server on its own socket."""
 
-    def __init__(self, socket_name: str) -> None:
+    def __init__(self, socket_name: str, start_server: bool = True) -> None:
         self.socket_name = socket_name
+        self.start_server = start_server
 
     def _run(self, *args: str) -> list[str]:
         """Run one tmux command line; its output lines, or TmuxError with tmux's own words."""
@@ -66,8 +67,9 @@ class TmuxServer:
         if tmux is None:
             raise TmuxError(_NOT_INSTALLED)
         try:
+            never_start = [] if self.start_server else ["-N"]
             result = subprocess.run(
-                [tmux, "-L", self.socket_name, *args],
+                [tmux, "-L", self.socket_name, *never_start, *args],
                 capture_output=True,
                 text=True,
                 encoding="utf-8",
@@ -79,6 +81,8 @@ class TmuxServer:
         if result.returncode != 0:
             stderr = " ".join(filter(None, result.stderr.split("\n")))
             message = stderr or f"exit status {result.returncode}"
+            if not self.start_server and any(text in message for text in _NO_SERVER):
+                message += " (tmux.start_server is false: start ccops-tmux.service)"
             raise TmuxError(f"tmux -L {self.socket_name} {args[0]}: {message}")
         return _lines(result.stdout)
 
@@ -137,18 +141,17 @@ class TmuxServer:
         ``pane-died`` hook runs ``on_death`` (argv) in the background, or nothing if None.
         """
         pipe = f"umask 077; exec cat >> {shlex.quote(str(log))}"
-        hook = (
-            ["set-hook", "-g", "pane-died", _run_shell(on_death)]
-            if on_death
-            else ["set-hook", "-gu", "pane-died"]
-        )
         self._run(
             "set-option", "-g", "remain-on-exit", "on", ";",
-            *hook, ";",
+            *_hook(on_death), ";",
             "new-session", "-d", "-s", session, "-x", WINDOW_SIZE[0], "-y", WINDOW_SIZE[1],
             "-c", str(cwd), *command, ";",
             "pipe-pane", "-o", "-t", target(session), pipe,
         )  # fmt: skip
+
+    def set_death_hook(self, on_death: Sequence[str] | None) -> bool:
+        """Set (or with None, unset) the ``pane-died`` hook; False when no server runs."""
+        return self._query(*_hook(on_death)) is not None
 
     def respawn(self, session: str, cwd: Path, command: Sequence[str]) -> None:
         """Run ``command`` again in the session's dead pane (its log pipe stays)."""
@@ -187,6 +190,13 @@ class TmuxServer:
     def attach_argv(self, session: str) -> list[str]:
         """The command line that attaches a terminal to the session."""
         return ["tmux", "-L", self.socket_name, "attach-session", "-t", target(session)]
+
+
+def _hook(on_death: Sequence[str] | None) -> list[str]:
+    """The tmux command that sets the server's pane-died hook to run ``on_death``, or unsets it."""
+    if on_death:
+        return ["set-hook", "-g", "pane-died", _run_shell(on_death)]
+    return ["set-hook", "-gu", "pane-died"]
 
 
 def _run_shell(argv: Sequence[str]) -> str:

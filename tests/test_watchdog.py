@@ -191,3 +191,27 @@ def test_pane_died_hook_is_bounded_by_the_crash_loop_guard(repos: Setup) -> None
 def test_no_hook_when_instant_recovery_is_off(repos: Setup) -> None:
     Loops(repos.config()).start("builder")
     assert "pane-died[0]" not in repos.tmux("show-hooks", "-gw").stdout
+
+
+def test_a_tick_refreshes_a_stale_hook_and_snapshot(repos: Setup) -> None:
+    """After a re-deploy, the hook must run with the new config, not the one of the start."""
+    repos.write_config(watchdog={"instant_recovery": True})
+    Loops(repos.config()).start("builder")
+    snapshot = repos.root / "state" / "ccops.json"
+    repos.tmux("set-hook", "-gu", "pane-died")
+    repos.write_config(watchdog={"instant_recovery": True, "max_restarts": 7})
+    watchdog_tick(repos.config())
+    assert json.loads(snapshot.read_text())["watchdog"]["max_restarts"] == 7
+    assert "pane-died[0]" in repos.tmux("show-hooks", "-gw").stdout
+    assert oct(snapshot.stat().st_mode & 0o777) == "0o600"
+
+
+def test_never_starts_a_server_when_a_unit_owns_it(repos: Setup) -> None:
+    repos.write_config(tmux={"start_server": False})
+    result = repos.ccops("loops", "start", "builder")
+    assert result.returncode == 3
+    assert "start ccops-tmux.service" in result.stderr
+    assert repos.tmux("list-sessions").returncode != 0  # still no server
+    repos.tmux("new-session", "-d", "-s", "keepalive")  # the unit's server
+    assert repos.ccops("loops", "start", "builder").returncode == 0
+    assert Loops(repos.config()).status("builder").state is LoopState.ALIVE
