@@ -118,9 +118,10 @@ class Recreate:
         pre = preconditions.load(self.config)
         for warning in pre.warnings:
             self.report(f"warning: {warning}")
-        terraform = self._terraform()
+        key = self._auth_key()
         self.incus.ensure_trusted()
         self._check_budget()
+        terraform = self.terraform(key)
         self.report(f"preflight: ok in {time.monotonic() - started:.1f} s")
         return pre, terraform
 
@@ -135,7 +136,7 @@ class Recreate:
                 f"project {self.config.incus.project}: {result.problem()}"
             )
 
-    def _terraform(self) -> Terraform:
+    def _auth_key(self) -> str:
         variable = self.config.terraform.ts_auth_key_env
         key = os.environ.get(variable, "")
         if not key:
@@ -143,6 +144,10 @@ class Recreate:
                 f"the tailnet auth key is not in ${variable} (terraform.ts_auth_key_env): "
                 "export it for this command only; ccops never stores it"
             )
+        return key
+
+    def terraform(self, key: str) -> Terraform:
+        """The module's working copy, with the variables (the key only in the environment)."""
         incus, vm = self.config.incus, self.config.vm
         variables = {
             "incus_remote_address": incus.address,
@@ -223,6 +228,11 @@ class Recreate:
         journal.apply_started = True
         self._save(journal)
         terraform.apply(replace=None if again else self.config.terraform.resource)
+        outputs = terraform.outputs()
+        self.report(
+            f"  terraform: {outputs.get('name')}, memory {outputs.get('memory')}, "
+            f"addresses {', '.join(outputs.get('addresses') or []) or 'not known yet'}"
+        )
 
     def _wait(self) -> None:
         """Until the instance is Running and its agent answers the file API."""

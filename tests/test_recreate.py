@@ -9,6 +9,8 @@ import os
 import signal
 import subprocess
 import time
+from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -204,6 +206,13 @@ def test_confirm_replaces_reapplies_and_verifies(rig: Rig) -> None:
     assert (rig.setup.root / "state" / "terraform").stat().st_mode & 0o777 == 0o700
     journal = json.loads((rig.setup.root / "state" / "recreate.json").read_text())
     assert journal["finished"] and set(journal["done"]) >= {"apply", "verify"}
+    assert "terraform: recreate-test, memory 512MiB" in out  # outputs, read as JSON
+    leaks = [
+        f
+        for f in (rig.setup.root / "state").rglob("*")
+        if f.is_file() and KEY.encode() in f.read_bytes()
+    ]
+    assert not leaks, leaks
 
     again = ok(rig.run("--confirm"))  # a finished journal does not block the next recreate
     assert "apply: done" in again
@@ -241,6 +250,7 @@ def test_bad_preconditions_refuse_before_any_change(
     fails(result, result.returncode, word)
     assert rig.uuid() == before
     assert not (rig.setup.root / "state" / "recreate.json").exists()
+    assert not (rig.setup.root / "state" / "terraform").exists(), "Terraform was prepared"
 
 
 def test_expired_and_mismatched_certs(rig: Rig) -> None:
@@ -258,20 +268,73 @@ def test_missing_auth_key_is_named_not_shown(rig: Rig) -> None:
 
 def test_killed_mid_apply_resumes(rig: Rig) -> None:
     before = rig.uuid()
-    argv = [*CCOPS, "-c", str(rig.setup.config_file), "vm", "recreate", "--confirm"]
-    env = {**os.environ, "TEST_TS_AUTH_KEY": KEY}
-    run = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
-    journal = rig.setup.root / "state" / "recreate.json"
-    deadline = time.monotonic() + 60
-    while not (journal.exists() and json.loads(journal.read_text())["apply_started"]):
-        assert time.monotonic() < deadline and run.poll() is None
-        time.sleep(0.05)
-    assert not [argv for argv in command_lines() if KEY in argv], "the key is in a command line"
-    os.killpg(run.pid, signal.SIGKILL)
-    run.wait()
+
+    def applying(journal: dict[str, Any]) -> bool:
+        if not journal["apply_started"]:
+            return False
+        assert not [argv for argv in command_lines() if KEY in argv], "the key is in an argv"
+        return True
+
+    kill_when(rig, applying)
     fails(rig.run("--confirm"), 19, "--resume")
     out = ok(rig.run("--resume"))
     assert "plan: done before" in out and "verify: done" in out
     assert rig.uuid() != before
     assert rig.file("/var/lib/ci-certs/live/privkey.pem")[0] == 200
     fails(rig.run("--resume"), 19, "no unfinished")
+
+
+def kill_when(rig: Rig, done: Callable[[dict[str, Any]], bool]) -> None:
+    """Run ``recreate --confirm`` and SIGKILL it (and its children) once ``done(journal)``."""
+    argv = [*CCOPS, "-c", str(rig.setup.config_file), "vm", "recreate", "--confirm"]
+    env = {**os.environ, "TEST_TS_AUTH_KEY": KEY}
+    run = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    journal = rig.setup.root / "state" / "recreate.json"
+    deadline = time.monotonic() + 60
+    while not (journal.exists() and done(json.loads(journal.read_text()))):
+        assert time.monotonic() < deadline and run.poll() is None
+        time.sleep(0.02)
+    os.killpg(run.pid, signal.SIGKILL)
+    run.wait()
+
+
+def test_killed_after_apply_resumes_without_replacing_again(rig: Rig) -> None:
+    kill_when(rig, lambda journal: "apply" in journal["done"])
+    replaced = rig.uuid()
+    out = ok(rig.run("--resume"))
+    assert "apply: done before" in out and "verify: done" in out
+    assert rig.uuid() == replaced
+
+
+def test_half_applied_preconditions_are_completed_by_resume(rig: Rig) -> None:
+    ok(rig.run("--confirm"))
+    journal_file = rig.setup.root / "state" / "recreate.json"
+    journal = json.loads(journal_file.read_text())
+    for step in ("preconditions", "verify"):
+        del journal["done"][step]
+    journal["finished"] = None
+    journal_file.write_text(json.dumps(journal))  # as if killed between the cert and the key
+    rig.env.api(
+        "DELETE",
+        f"/1.0/instances/{NAME}/files",
+        params={"project": rig.env.project, "path": "/var/lib/ci-certs/live/privkey.pem"},
+    )
+    out = ok(rig.run("--resume"))
+    assert "preconditions: done" in out and "verify: done" in out
+    assert rig.file("/var/lib/ci-certs/live/privkey.pem")[2] == rig.key.read_bytes()
+
+
+def test_preconditions_command_checks_applies_and_detects_tampering(rig: Rig) -> None:
+    vm = partial(rig.setup.ccops, "vm", "preconditions")
+    assert "verified" in ok(vm("--apply"))
+    assert ok(vm("--check")).count("verified") == 3
+    rig.env.api(
+        "POST",
+        f"/1.0/instances/{NAME}/files",
+        params={"project": rig.env.project, "path": "/var/lib/ci-certs/live/fullchain.pem"},
+        content=b"tampered",
+        headers={"Content-Type": "application/octet-stream", "X-Incus-mode": "0644"},
+    )
+    fails(vm("--check"), 18, "fullchain.pem", "reads back as")
+    ok(vm("--apply"))
+    ok(vm("--check"))

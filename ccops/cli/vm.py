@@ -200,3 +200,26 @@ def recreate(
     config = config_of(ctx)
     with vm_lock(config), _connect(config, insecure=False) as incus:
         Recreate(config, incus, _say).run(confirm=confirm, resume=resume)
+
+
+@app.command("preconditions")
+def preconditions_cmd(
+    ctx: typer.Context,
+    apply: Annotated[
+        bool, typer.Option("--apply/--check", help="Write them, or only read them back.")
+    ] = False,
+) -> None:
+    """Check (or --apply) the VM's TLS cert and root key, as recreate's steps 5 and 6 do."""
+    from ccops import preconditions  # noqa: PLC0415 - cryptography: slow
+
+    config = config_of(ctx)
+    name = config.incus.instance
+    pre = preconditions.load(config)
+    for warning in pre.warnings:
+        _say(f"warning: {warning}")
+    with _connect(config, insecure=False) as incus:
+        if apply:
+            with vm_lock(config):
+                preconditions.apply(incus, name, pre)
+        for line in preconditions.verify(incus, name, pre):
+            _say(f"verified {line}")
