@@ -186,9 +186,25 @@ def test_without_confirm_it_only_shows_the_plan(rig: Rig) -> None:
     assert not (rig.setup.root / "state" / "recreate.json").exists()
 
 
+def run_watching_argv(rig: Rig) -> tuple[str, set[str]]:
+    """``recreate --confirm``, reading every process's argv every 10 ms while it runs."""
+    argv = [*CCOPS, "-c", str(rig.setup.config_file), "vm", "recreate", "--confirm"]
+    env = {**os.environ, "TEST_TS_AUTH_KEY": KEY}
+    run = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    seen: set[str] = set()
+    while run.poll() is None:
+        seen.update(command_lines())
+        time.sleep(0.01)
+    out, err = run.communicate()
+    assert run.returncode == 0, (out, err)
+    return out, seen
+
+
 def test_confirm_replaces_reapplies_and_verifies(rig: Rig) -> None:
     before = rig.uuid()
-    out = ok(rig.run("--confirm"))
+    out, argvs = run_watching_argv(rig)
+    assert any("ccops.tfrun" in argv and " apply " in argv for argv in argvs), "missed Terraform"
+    assert not [argv for argv in argvs if KEY in argv], "the key was in an argv"
     assert rig.uuid() != before, "the instance was not replaced"
     for step in ("preflight: ok", "plan: done", "apply: done", "wait: done"):
         assert step in out
@@ -268,14 +284,7 @@ def test_missing_auth_key_is_named_not_shown(rig: Rig) -> None:
 
 def test_killed_mid_apply_resumes(rig: Rig) -> None:
     before = rig.uuid()
-
-    def applying(journal: dict[str, Any]) -> bool:
-        if not journal["apply_started"]:
-            return False
-        assert not [argv for argv in command_lines() if KEY in argv], "the key is in an argv"
-        return True
-
-    kill_when(rig, applying)
+    kill_when(rig, lambda journal: journal["apply_started"])
     fails(rig.run("--confirm"), 19, "--resume")
     out = ok(rig.run("--resume"))
     assert "plan: done before" in out and "verify: done" in out
