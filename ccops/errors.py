@@ -128,6 +128,12 @@ class JournalError(CcopsError):
     exit_code = 19
 
 
+class DoctorError(CcopsError):
+    """``ccops doctor`` found at least one failing check."""
+
+    exit_code = 20
+
+
 EXIT_CODES: dict[int, str] = {
     0: "success",
     1: "unexpected failure",
@@ -149,4 +155,5 @@ EXIT_CODES: dict[int, str] = {
     17: "terraform failed or timed out",
     18: "a recreate precondition is wrong or did not verify",
     19: "recreate journal: unfinished (use --resume) or nothing to resume",
+    20: "doctor found failures",
 }

@@ -79,6 +79,22 @@ def pushed_rev(clone: Path) -> str | None:
     )
 
 
+def toplevel(clone: Path) -> Path | None:
+    """The top of the work tree ``clone`` is in, or None when it is in none."""
+    top = _read(clone, "rev-parse", "--show-toplevel")
+    return Path(top) if top else None
+
+
+def branch(clone: Path) -> str | None:
+    """The branch checked out in ``clone``; None when HEAD is detached."""
+    return _read(clone, "symbolic-ref", "--short", "-q", "HEAD") or None
+
+
+def upstream(clone: Path) -> str | None:
+    """The upstream of the checked-out branch (``origin/main``); None when it has none."""
+    return _read(clone, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}") or None
+
+
 def blob_id(clone: Path, rev: str, path: str) -> str | None:
     """The blob id of ``path`` at ``rev``, or None when the file is absent there."""
     return _read(clone, "rev-parse", "--verify", "-q", f"{rev}:{path}")

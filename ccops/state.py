@@ -49,7 +49,7 @@ def locked(state_dir: Path, name: str, timeout: float, busy: str = "") -> Iterat
         reason = error.strerror
         raise ConfigError(f"paths.state_dir: cannot create {path.parent}: {reason}") from None
     try:
-        with filelock.FileLock(path, timeout=timeout):
+        with filelock.FileLock(path, timeout=timeout, mode=0o600):
             yield
     except filelock.Timeout:
         held = f" for more than {timeout:.0f} s" if timeout else ""

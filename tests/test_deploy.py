@@ -258,6 +258,29 @@ def test_config_is_readable_by_the_agent_only(sandbox: Sandbox) -> None:
     assert shown["claude"]["allow_root"] is False
 
 
+def test_secret_bearing_files_are_private(sandbox: Sandbox) -> None:
+    """SECURITY.md's table: who can read what ccops keeps on the host."""
+    assert wait_until(sandbox.loops_alive, 20)
+    listed = sandbox.host.ssh(
+        "stat -c '%a %U %G %n' /etc/ccops/ccops.toml /home/ccops/.git-credentials /var/lib/ccops"
+    ).stdout.splitlines()
+    assert listed == [
+        f"640 root {AGENT} /etc/ccops/ccops.toml",
+        f"600 {AGENT} {AGENT} /home/{AGENT}/.git-credentials",
+        f"750 {AGENT} {AGENT} /var/lib/ccops",
+    ]
+    # mirror.git is git's own bare mirror of repo.url (git's modes, inside the 0750 state dir);
+    # records/ is what the stand-in agent of this test writes.
+    state = sandbox.host.ssh(
+        "find /var/lib/ccops -path /var/lib/ccops/mirror.git -prune -o "
+        "-path /var/lib/ccops/records -prune -o -type f -printf '%m %u %p\\n'"
+    ).stdout
+    files = [line.split(" ", 2) for line in state.splitlines()]
+    assert any(path.endswith("/ccops.json") for _, _, path in files), state  # the hook's snapshot
+    loose = [f for f in files if f[0] != "600" or f[1] != AGENT]
+    assert not loose, loose
+
+
 def test_agents_run_as_the_agent_user(sandbox: Sandbox) -> None:
     assert wait_until(sandbox.loops_alive, 20)
     for loop in sandbox.loops().values():

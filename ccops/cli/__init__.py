@@ -23,6 +23,11 @@ COMMANDS = (
         "Show the loops, gate claims, last pings, Blocked, DONE and the last ticks.",
     ),
     LazyCommand(
+        "doctor",
+        "ccops.cli.doctor:doctor",
+        "Check the host, the clones, the proxy, Incus and the VM before launching the loops.",
+    ),
+    LazyCommand(
         "watchdog",
         "ccops.cli.watchdog:watchdog",
         "Run one watchdog tick (for a systemd timer), or one every S seconds.",

@@ -1,0 +1,260 @@
+"""``ccops doctor`` against real tmux, git, incusd, microsocks and sshd: all ok, then each
+check seen failing once."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from conftest import Setup
+from test_recreate import tls_pair
+
+from ccops import git
+
+if TYPE_CHECKING:
+    from incus_env import IncusEnv
+
+CLAUDE_BIN = Path(os.environ.get("CCOPS_CACHE_DIR", "/var/cache/ccops")).joinpath(
+    "claude-2.1.331", "node_modules", ".bin", "claude"
+)
+VM_CHECKS = ("vm", "ssh", "tls cert", "ram budget")
+
+
+@pytest.fixture(scope="module")
+def vm_certs(incus: IncusEnv, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """A directory on cc-nix-test holding fullchain.pem (90 days left), and subdirectories
+    ``expiring`` (3 days) and ``expired``, written through the Incus file API."""
+    incus.ensure_running(incus.instance)
+    top = f"/tmp/ccops-doctor-{uuid.uuid4().hex[:8]}"
+    local = tmp_path_factory.mktemp("vm-certs")
+    files = []
+    for sub, days in (("", 90), ("/expiring", 3), ("/expired", -1)):
+        cert, _ = tls_pair(local / (sub.strip("/") or "valid"), days=days)
+        _push(incus, top + sub, b"", "directory")
+        _push(incus, f"{top}{sub}/fullchain.pem", cert.read_bytes(), "file")
+        files.append(f"{top}{sub}/fullchain.pem")
+    yield top
+    for path in [*files, f"{top}/expiring", f"{top}/expired", top]:
+        _files(incus, "DELETE", path)
+
+
+def _push(incus: IncusEnv, path: str, content: bytes, kind: str) -> None:
+    headers = {"Content-Type": "application/octet-stream", "X-Incus-type": kind}
+    _files(incus, "POST", path, content=content, headers=headers).raise_for_status()
+
+
+def _files(incus: IncusEnv, method: str, path: str, **kw: Any) -> Any:
+    params = {"project": incus.project, "path": path}
+    return incus.api(method, f"/1.0/instances/{incus.instance}/files", params=params, **kw)
+
+
+class Rig:
+    """Repos, a state dir and a config aimed at the test incusd; runs ``ccops doctor``."""
+
+    def __init__(self, setup: Setup, incus: IncusEnv, tls_dir: str) -> None:
+        self.setup, self.env, self.tls_dir = setup, incus, tls_dir
+        setup.make_repos()
+        (setup.root / "state").mkdir()
+        self.configure()
+
+    def configure(self, **sections: dict[str, Any]) -> None:
+        env = self.env
+        self.setup.write_config(
+            incus={
+                "address": env.address,
+                "port": env.port,
+                "project": env.project,
+                "instance": env.instance,
+                "proxy": env.proxy_url,
+                "client_cert": str(env.client_cert),
+                "client_key": str(env.client_key),
+                "server_cert": str(env.server_cert),
+                "timeout": 10,
+                "ram_cap": "100GB",
+            }
+            | sections.get("incus", {}),
+            vm={"reach_address": env.reach_address, "tls_dir": self.tls_dir}
+            | sections.get("vm", {}),
+            claude=sections.get("claude", {}),
+        )
+
+    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
+        result = self.setup.ccops("doctor", *args)
+        assert "Traceback" not in result.stderr
+        assert "PRIVATE KEY" not in result.stdout + result.stderr
+        return result
+
+    def checks(self, code: int) -> dict[str, dict[str, str]]:
+        """The checks by name, from ``--json``; the exit code must be ``code``."""
+        result = self.run("--json")
+        assert result.returncode == code, (result.stdout, result.stderr)
+        return {check["name"]: check for check in json.loads(result.stdout)["checks"]}
+
+    def clone(self, name: str) -> Path:
+        return self.setup.root / name
+
+
+@pytest.fixture
+def rig(setup: Setup, incus: IncusEnv, vm_certs: str) -> Rig:
+    incus.ensure_running(incus.instance)
+    return Rig(setup, incus, vm_certs)
+
+
+def failing(rig: Rig, name: str, *words: str) -> dict[str, dict[str, str]]:
+    """Run doctor expecting exit 20 with ``name`` (and only it) failing, ``words`` in it."""
+    checks = rig.checks(20)
+    assert [n for n, c in checks.items() if c["status"] == "fail"] == [name], checks
+    assert checks[name]["fix"], checks[name]
+    for word in words:
+        assert word in checks[name]["detail"], checks[name]
+    return checks
+
+
+def test_all_ok(rig: Rig) -> None:
+    checks = rig.checks(0)
+    names = list(checks)
+    assert names[:7] == [
+        "tmux",
+        "claude",
+        "agent user",
+        "clone builder",
+        "clone adversary",
+        "plan dir",
+        "state dir",
+    ]
+    assert names[-6:] == ["socks proxy", "incus api", *VM_CHECKS]
+    systemd = checks.get("systemd", {"status": "skip"})
+    assert systemd["status"] == "skip"  # this test host runs no systemd
+    assert all(c["status"] == "ok" for n, c in checks.items() if n != "systemd"), checks
+    assert checks["tmux"]["detail"][0].isdigit()
+    assert "upstream origin/main" in checks["clone builder"]["detail"]
+    assert "answers: SSH-2.0-" in checks["ssh"]["detail"]
+    assert "fullchain.pem valid until" in checks["tls cert"]["detail"]
+
+
+def test_plain_lines_and_exit_20_on_a_failure(rig: Rig) -> None:
+    rig.configure(vm={"reach_address": "127.0.0.1:9"})
+    result = rig.run()
+    assert result.returncode == 20
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("ok   tmux: ")
+    assert any(line.startswith("fail ssh: 127.0.0.1:9") and "(fix: " in line for line in lines)
+    assert result.stderr == "ccops: doctor found failures: ssh\n"
+
+
+def test_real_claude_version(rig: Rig) -> None:
+    if not CLAUDE_BIN.exists():
+        pytest.skip(f"real claude CLI not installed at {CLAUDE_BIN}")
+    rig.configure(claude={"command": [str(CLAUDE_BIN)]})
+    assert rig.checks(0)["claude"]["detail"] == f"{CLAUDE_BIN} 2.1.331"
+
+
+@pytest.mark.parametrize(
+    ("sections", "name", "words"),
+    [
+        ({"claude": {"command": ["no-such-claude"]}}, "claude", ["no-such-claude", "PATH"]),
+        ({"claude": {"allow_root": False}}, "agent user", ["claude.allow_root is false"]),
+        ({"vm": {"tls_dir": "/nonexistent/ccops"}}, "tls cert", ["absent on cc-nix-test"]),
+        ({"incus": {"ram_cap": "1GB"}}, "ram budget", ["exceeds the cap of 1.0 GB"]),
+        ({"vm": {"reach_address": "127.0.0.1:9"}}, "ssh", ["127.0.0.1:9", "connection refused"]),
+    ],
+    ids=["claude-missing", "root", "cert-absent", "over-budget", "ssh-unreachable"],
+)
+def test_one_config_key_fails_its_check(
+    rig: Rig, sections: dict[str, dict[str, Any]], name: str, words: list[str]
+) -> None:
+    if name == "agent user" and os.geteuid() != 0:
+        pytest.skip("needs root")
+    rig.configure(**sections)
+    failing(rig, name, *words)
+
+
+def test_expiring_cert_warns_and_expired_fails(rig: Rig) -> None:
+    rig.configure(vm={"tls_dir": f"{rig.tls_dir}/expiring"})
+    check = rig.checks(0)["tls cert"]
+    assert check["status"] == "warn" and "expires in 2 days" in check["detail"], check
+    rig.configure(vm={"tls_dir": f"{rig.tls_dir}/expired"})
+    failing(rig, "tls cert", "expired on")
+
+
+@pytest.mark.parametrize(
+    ("damage", "words"),
+    [
+        (shutil.rmtree, ["does not exist"]),
+        (lambda c: shutil.rmtree(c / ".git"), ["is not a git clone"]),
+        (lambda c: git.git("checkout", "--quiet", "--detach", cwd=c), ["HEAD is detached"]),
+        (lambda c: git.git("branch", "--unset-upstream", cwd=c), ["main has no upstream"]),
+    ],
+    ids=["missing", "not-git", "detached", "no-upstream"],
+)
+def test_damaged_clone_fails(rig: Rig, damage: Any, words: list[str]) -> None:
+    damage(rig.clone("builder"))
+    failing(rig, "clone builder", *words)
+
+
+def test_missing_plan_dir_and_a_file_as_state_dir_fail(rig: Rig) -> None:
+    rig.clone("plan").rmdir()
+    state = rig.setup.root / "state"
+    state.rmdir()
+    state.write_text("not a directory\n")
+    checks = rig.checks(20)
+    assert (
+        checks["plan dir"]["status"] == "fail" and "does not exist" in checks["plan dir"]["detail"]
+    )
+    assert checks["state dir"]["status"] == "fail"
+    assert "is not a directory" in checks["state dir"]["detail"]
+
+
+def test_proxy_down_skips_everything_behind_it(rig: Rig) -> None:
+    rig.env.stop_proxy()
+    try:
+        checks = failing(rig, "socks proxy", "does not answer")
+    finally:
+        rig.env.start_proxy()
+    for name in ("incus api", *VM_CHECKS):
+        assert checks[name] == {
+            "name": name,
+            "status": "skip",
+            "detail": "socks proxy failed",
+            "fix": "",
+        }
+
+
+@pytest.mark.parametrize(
+    ("change", "words"),
+    [
+        ({"server_fingerprint": "ab" * 32}, ["not the one pinned"]),
+        ({"server_cert": "CLIENT_CERT"}, ["does not match the pin"]),
+        ({"client_cert": "UNTRUSTED_CERT", "client_key": "UNTRUSTED_KEY"}, ["does not trust"]),
+    ],
+    ids=["wrong-fingerprint", "wrong-pin-file", "untrusted"],
+)
+def test_incus_api_failure_skips_the_vm_checks(
+    rig: Rig, change: dict[str, str], words: list[str]
+) -> None:
+    env = rig.env
+    paths = {
+        "CLIENT_CERT": env.client_cert,
+        "UNTRUSTED_CERT": env.untrusted_cert,
+        "UNTRUSTED_KEY": env.untrusted_key,
+    }
+    rig.configure(incus={key: str(paths.get(value, value)) for key, value in change.items()})
+    checks = failing(rig, "incus api", *words)
+    assert {checks[name]["status"] for name in VM_CHECKS} == {"skip"}
+
+
+def test_stopped_vm_fails_and_skips_ssh_and_cert(rig: Rig) -> None:
+    rig.env.ensure_stopped(rig.env.instance)
+    try:
+        checks = failing(rig, "vm", "cc-nix-test is Stopped")
+    finally:
+        rig.env.ensure_running(rig.env.instance)
+    assert checks["ssh"]["status"] == checks["tls cert"]["status"] == "skip"
+    assert checks["ram budget"]["status"] == "ok"
