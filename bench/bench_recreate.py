@@ -35,16 +35,7 @@ def write_config(env: IncusEnv, root: Path) -> Path:
     cert, key = tls_pair(root / "certs")
     ssh_key(root / "root.pub")
     sections = {
-        "incus": {
-            "address": env.address,
-            "port": env.port,
-            "project": env.project,
-            "instance": NAME,
-            "proxy": env.proxy_url,
-            "client_cert": str(env.client_cert),
-            "client_key": str(env.client_key),
-            "server_cert": str(env.server_cert),
-        },
+        "incus": env.incus_config(instance=NAME),
         "vm": {
             "reach_address": env.reach_address,
             "memory": "512MiB",

@@ -26,16 +26,7 @@ from incus_env import IncusEnv, incus_environment
 
 
 def ccops_config(env: IncusEnv, root: Path) -> Path:
-    incus = {
-        "address": env.address,
-        "port": env.port,
-        "project": env.project,
-        "instance": env.instance,
-        "proxy": env.proxy_url,
-        "client_cert": str(env.client_cert),
-        "client_key": str(env.client_key),
-        "server_cert": str(env.server_cert),
-    }
+    incus = env.incus_config()
     lines = ["[incus]", *(f"{k} = {json.dumps(v)}" for k, v in incus.items())]
     lines += ["[paths]", f'state_dir = "{root / "state"}"']
     path = root / "ccops.toml"

@@ -134,6 +134,20 @@ class IncusEnv:
     reach_address: str
     _proxy: _Daemon = field(repr=False)
 
+    def incus_config(self, **overrides: Any) -> dict[str, Any]:
+        """ccops's ``[incus]`` section aimed at this environment (through the proxy, pinned)."""
+        return {
+            "address": self.address,
+            "port": self.port,
+            "project": self.project,
+            "instance": self.instance,
+            "proxy": self.proxy_url,
+            "client_cert": str(self.client_cert),
+            "client_key": str(self.client_key),
+            "server_cert": str(self.server_cert),
+            **overrides,
+        }
+
     def stop_proxy(self) -> None:
         """Stop the SOCKS5 proxy (connections through it are then refused)."""
         self._proxy.stop()

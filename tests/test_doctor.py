@@ -67,19 +67,7 @@ class Rig:
     def configure(self, **sections: dict[str, Any]) -> None:
         env = self.env
         self.setup.write_config(
-            incus={
-                "address": env.address,
-                "port": env.port,
-                "project": env.project,
-                "instance": env.instance,
-                "proxy": env.proxy_url,
-                "client_cert": str(env.client_cert),
-                "client_key": str(env.client_key),
-                "server_cert": str(env.server_cert),
-                "timeout": 10,
-                "ram_cap": "100GB",
-            }
-            | sections.get("incus", {}),
+            incus=env.incus_config(timeout=10, ram_cap="100GB") | sections.get("incus", {}),
             vm={"reach_address": env.reach_address, "tls_dir": self.tls_dir}
             | sections.get("vm", {}),
             claude=sections.get("claude", {}),

@@ -18,18 +18,7 @@ if TYPE_CHECKING:
 
 @pytest.fixture
 def client(setup: Setup, incus: IncusEnv) -> Iterator[Incus]:
-    setup.write_config(
-        incus={
-            "address": incus.address,
-            "port": incus.port,
-            "project": incus.project,
-            "instance": incus.instance,
-            "proxy": incus.proxy_url,
-            "client_cert": str(incus.client_cert),
-            "client_key": str(incus.client_key),
-            "server_cert": str(incus.server_cert),
-        }
-    )
+    setup.write_config(incus=incus.incus_config())
     with Incus(setup.config()) as client:
         yield client
 

@@ -92,17 +92,7 @@ class Rig:
     def configure(self, **sections: dict[str, Any]) -> None:
         env = self.env
         self.setup.write_config(
-            incus={
-                "address": env.address,
-                "port": env.port,
-                "project": env.project,
-                "instance": NAME,
-                "proxy": env.proxy_url,
-                "client_cert": str(env.client_cert),
-                "client_key": str(env.client_key),
-                "server_cert": str(env.server_cert),
-            }
-            | sections.get("incus", {}),
+            incus=env.incus_config(instance=NAME) | sections.get("incus", {}),
             vm={
                 "reach_address": env.reach_address,
                 "reach_timeout": 60,

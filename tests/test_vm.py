@@ -27,18 +27,7 @@ class Vm:
     def configure(self, **incus: Any) -> None:
         env = self.env
         self.setup.write_config(
-            incus={
-                "address": env.address,
-                "port": env.port,
-                "project": env.project,
-                "instance": env.instance,
-                "proxy": env.proxy_url,
-                "client_cert": str(env.client_cert),
-                "client_key": str(env.client_key),
-                "server_cert": str(env.server_cert),
-                "timeout": 20,
-                **incus.pop("incus", {}),
-            },
+            incus=env.incus_config(timeout=20, **incus.pop("incus", {})),
             vm={"reach_address": env.reach_address, "restart_timeout": 3, "reach_timeout": 30}
             | incus.pop("vm", {}),
         )
