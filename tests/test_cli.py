@@ -6,7 +6,8 @@ import os
 import subprocess
 import sys
 
-from conftest import Setup
+import pytest
+from conftest import CCOPS, Setup
 
 from ccops.cli import COMMANDS
 
@@ -53,3 +54,24 @@ def test_tmux_missing_is_exit_3(setup: Setup) -> None:
     result = setup.ccops("loops", "status", env={"PATH": os.devnull})
     assert result.returncode == 3
     assert "tmux is not installed" in result.stderr
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["vm", "restart", "--timeout", "0"], ["ccops vm restart", "--timeout"]),
+        (["vm", "stop", "--timeout", "x"], ["ccops vm stop", "valid integer"]),
+        (["handoff", "--every", "-1"], ["ccops handoff", "--every"]),
+        (["loops", "start", "nobody"], ["ccops loops start", "'nobody'"]),
+        (["loops", "logs", "builder", "-n", "-5"], ["ccops loops logs", "-n"]),
+        (["status", "--bogus"], ["No such option: --bogus"]),
+        (["nosuch"], ["No such command 'nosuch'"]),
+        (["vm", "recreate", "--confirm", "--resume"], ["--confirm", "--resume"]),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(args: list[str], words: list[str]) -> None:
+    result = subprocess.run([*CCOPS, *args], capture_output=True, text=True, check=False)
+    assert result.returncode == 2, result
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith("ccops: ") and "Traceback" not in line, line
+    assert all(word in line for word in words), line

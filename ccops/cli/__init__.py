@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import gc
 import os
+import sys
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from typer._click.exceptions import NoArgsIsHelpError  # typer's vendored click
 from typer.core import TyperGroup
 
 from ccops.cli.lazy import LazyCommand
@@ -59,6 +61,24 @@ class _CcopsGroup(TyperGroup):
         super().__init__(**attrs)
         for command in COMMANDS:
             self.add_command(command)
+
+    def main(self, *args: Any, **kwargs: Any) -> Any:
+        """Click's main, with a usage error as one line: ``ccops: <command>: <problem>``."""
+        try:
+            result = super().main(*args, **{**kwargs, "standalone_mode": False})
+        except typer.Abort:
+            typer.echo("ccops: aborted", err=True)
+            sys.exit(1)
+        except NoArgsIsHelpError as error:  # a bare group: its help, as click shows it
+            error.show()
+            sys.exit(error.exit_code)
+        except typer.TyperException as error:  # click's usage errors derive from it
+            ctx = getattr(error, "ctx", None)
+            where = ctx.command_path if ctx is not None else "ccops"
+            problem = " ".join(str(getattr(error, "format_message", error.__str__)()).split())
+            typer.echo(f"ccops: {where}: {problem} (see {where} --help)", err=True)
+            sys.exit(error.exit_code)
+        sys.exit(result if isinstance(result, int) else 0)
 
     def resolve_command(self, ctx: Any, args: list[str]) -> tuple[str | None, Any, list[str]]:
         name, command, rest = super().resolve_command(ctx, args)
@@ -119,6 +139,6 @@ def main() -> None:
     exits without a last sweep through the import graph (about 30 ms of a short command).
     """
     try:
-        app()
+        app(prog_name="ccops")
     finally:
         gc.freeze()
