@@ -8,6 +8,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from ccops.state import unwritable
+
 
 class EventLog:
     """Append-only ``events.jsonl``; each line is written with one O_APPEND write."""
@@ -18,12 +20,15 @@ class EventLog:
     def add(self, kind: str, **fields: Any) -> dict[str, Any]:
         event = {"time": time.time(), "kind": kind, **fields}
         line = (json.dumps(event, default=str) + "\n").encode()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
         try:
-            os.write(fd, line)
-        finally:
-            os.close(fd)
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o600)
+            try:
+                os.write(fd, line)
+            finally:
+                os.close(fd)
+        except OSError as error:
+            raise unwritable(self.path, error) from None
         return event
 
     def read(self, tail_bytes: int | None = None) -> list[dict[str, Any]]:

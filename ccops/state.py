@@ -12,9 +12,13 @@ from ccops.errors import BusyError, ConfigError
 
 
 def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
-    """Write ``data`` to ``path`` via a synced temp file and a rename."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    """Write ``data`` to ``path`` via a synced temp file and a rename; the old file stays
+    whole when that fails (a full disk: a one-line ConfigError naming the path)."""
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    except OSError as error:
+        raise unwritable(path, error) from None
     try:
         os.fchmod(fd, mode)
         with os.fdopen(fd, "wb") as handle:
@@ -22,10 +26,18 @@ def write_atomic(path: Path, data: bytes, mode: int = 0o644) -> None:
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(tmp, path)
-    except BaseException:
+    except BaseException as error:
         Path(tmp).unlink(missing_ok=True)
+        if isinstance(error, OSError):
+            raise unwritable(path, error) from None
         raise
     _fsync_dir(path.parent)
+
+
+def unwritable(path: Path, error: OSError) -> ConfigError:
+    """The one-line error for a file ccops could not write (a full disk, permissions)."""
+    reason = error.strerror or str(error)
+    return ConfigError(f"cannot write {path}: {reason}: free space there, or fix its permissions")
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import CCOPS
+from pydantic import BaseModel
 from typer.testing import CliRunner
 
 from ccops.cli import app
@@ -201,3 +202,26 @@ def test_root_help_lists_the_groups() -> None:
     out = runner.invoke(app, ["--help"]).stdout
     for group in ("loops", "config", "rehearse"):
         assert group in out
+
+
+def leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every settable key of the config, dotted (``agents.builder.workdir``)."""
+    keys = []
+    for name, field in model.model_fields.items():
+        inner = field.annotation
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            keys += leaf_keys(inner, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+@pytest.mark.parametrize("key", leaf_keys(Config))
+def test_every_key_given_a_wrong_type_is_one_line_naming_it(tmp_path: Path, key: str) -> None:
+    section, _, name = key.rpartition(".")
+    path = tmp_path / "bad.toml"
+    path.write_text(f"[{section}]\n{name} = {{ wrong = 1 }}\n")  # a table where no key takes one
+    result = run("-c", str(path), "config", "show")
+    assert result.returncode == 2, result
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith(f"ccops: {key}: ") and str(path) in line, line
