@@ -281,6 +281,18 @@ def test_secret_bearing_files_are_private(sandbox: Sandbox) -> None:
     assert not loose, loose
 
 
+def test_doctor_sees_the_deployed_host(sandbox: Sandbox) -> None:
+    """As the agent user: the host side is ok; the Incus side fails (no proxy in the test host)."""
+    result = sandbox.as_agent("/opt/ccops/bin/ccops doctor --json", check=False)
+    assert result.returncode == 20, result
+    checks = {c["name"]: c["status"] for c in json.loads(result.stdout)["checks"]}
+    host = ["tmux", "claude", "agent user", "clone builder", "clone adversary", "plan dir"]
+    units = [name for name in checks if name.startswith("unit ")]
+    assert len(units) == 4, checks
+    assert all(checks[name] == "ok" for name in [*host, "state dir", *units]), checks
+    assert checks["socks proxy"] == "fail" and checks["vm"] == "skip", checks
+
+
 def test_agents_run_as_the_agent_user(sandbox: Sandbox) -> None:
     assert wait_until(sandbox.loops_alive, 20)
     for loop in sandbox.loops().values():
