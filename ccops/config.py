@@ -13,10 +13,18 @@ import shlex
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit, urlunsplit
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 
 from ccops.errors import ConfigError
 
@@ -26,6 +34,9 @@ AgentName = Literal["builder", "adversary"]
 AGENT_NAMES: tuple[AgentName, ...] = ("builder", "adversary")
 
 _TMUX_NAME = r"^[A-Za-z0-9_-]+$"
+
+OptionalPath = Annotated[Path | None, BeforeValidator(lambda value: None if value == "" else value)]
+"""A path whose empty string means "none: use the default" (a TOML file cannot write null)."""
 
 
 class _Section(BaseModel):
@@ -60,7 +71,7 @@ class ClaudeConfig(_Section):
 class AgentConfig(_Section):
     session: str = Field(pattern=_TMUX_NAME)
     workdir: Path
-    prompt: Path | None = Field(None, description="Jinja2 template; empty = built-in")
+    prompt: OptionalPath = Field(None, description="Jinja2 template; empty = built-in")
 
     @field_validator("workdir")
     @classmethod
@@ -68,11 +79,6 @@ class AgentConfig(_Section):
         if not value.is_absolute():
             raise ValueError("must be an absolute path")
         return value
-
-    @field_validator("prompt", mode="before")
-    @classmethod
-    def _empty_is_builtin(cls, value: Any) -> Any:
-        return None if value == "" else value
 
 
 class BuilderConfig(AgentConfig):
@@ -138,7 +144,7 @@ class IncusConfig(_Section):
     proxy: str = Field("socks5://127.0.0.1:1055", description="SOCKS5 proxy; empty = direct")
     client_cert: Path = _SECRETS / "terraform.crt"
     client_key: Path = _SECRETS / "terraform.key"
-    server_cert: Path | None = Field(
+    server_cert: OptionalPath = Field(
         None, description="pinned server certificate (PEM); empty = state_dir/incus-server.crt"
     )
     server_fingerprint: str = Field("", description="pinned SHA-256 of the server certificate")
@@ -159,11 +165,6 @@ class IncusConfig(_Section):
         if digits and not re.fullmatch(r"[0-9a-f]{64}", digits):
             raise ValueError("expected 64 hex digits (a SHA-256), colons allowed")
         return digits
-
-    @field_validator("server_cert", mode="before")
-    @classmethod
-    def _empty_is_default(cls, value: Any) -> Any:
-        return None if value == "" else value
 
 
 class VmConfig(_Section):
@@ -186,7 +187,7 @@ class VmConfig(_Section):
 
 
 class TerraformConfig(_Section):
-    module: Path | None = Field(None, description="module dir; empty = ccops's terraform/")
+    module: OptionalPath = Field(None, description="module dir; empty = ccops's terraform/")
     resource: str = Field("incus_instance.cc_nix_test", description="address to -replace")
     import_id: str = Field(
         "ccops:{project}/{name}", description="id to adopt an instance the state lacks"
@@ -196,11 +197,6 @@ class TerraformConfig(_Section):
         "TS_AUTH_KEY", pattern=r"^[A-Za-z_][A-Za-z0-9_]*$", description="variable with the key"
     )
     timeout: int = Field(1800, gt=0, description="seconds for one terraform command")
-
-    @field_validator("module", mode="before")
-    @classmethod
-    def _empty_is_builtin(cls, value: Any) -> Any:
-        return None if value == "" else value
 
 
 class Config(_Section):
