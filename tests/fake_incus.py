@@ -3,7 +3,6 @@ speaking Incus's envelopes, misbehaving in one chosen way. Marked as a fake wher
 
 from __future__ import annotations
 
-import datetime
 import json
 import socket
 import ssl
@@ -13,40 +12,17 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from incus_env import write_cert
 
 OPERATION = "/1.0/operations/0b5e2f4e-fake"
 MODES = ("error-500", "garbage", "never-finishes", "drops", "silent")
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A server certificate for 127.0.0.1 and its key."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "fake-incus")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=1))
-        .not_valid_after(now + datetime.timedelta(days=30))
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "fake-server.crt", directory / "fake-server.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return cert_path, key_path
+    """A server certificate and its key."""
+    cert, key = directory / "fake-server.crt", directory / "fake-server.key"
+    write_cert(cert, key, "fake-incus", days=30)
+    return cert, key
 
 
 class FakeIncus:

@@ -387,21 +387,27 @@ def _sshd(tmp: Path) -> _Daemon:
     return _Daemon([str(SSHD), "-D", "-e", "-f", str(config)], port, tmp / "sshd.log")
 
 
-def write_cert(cert: Path, key: Path) -> str:
-    """Write a fresh self-signed client certificate and its key; return its sha256 fingerprint."""
+def write_cert(
+    cert: Path, key: Path, name: str = "ccops-tests", days: int = 1, mismatched: bool = False
+) -> str:
+    """Write a fresh self-signed certificate valid for ``days`` more (negative: expired) and a
+    key (with ``mismatched``, one that does not belong to it); return its sha256 fingerprint."""
     private = ec.generate_private_key(ec.SECP384R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "ccops-tests")])
+    subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
     now = datetime.datetime.now(datetime.UTC)
     certificate = (
         x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
+        .subject_name(subject)
+        .issuer_name(subject)
         .public_key(private.public_key())
         .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(minutes=5))
-        .not_valid_after(now + datetime.timedelta(days=1))
+        .not_valid_before(now - datetime.timedelta(days=200))
+        .not_valid_after(now + datetime.timedelta(days=days))
         .sign(private, hashes.SHA256())
     )
+    if mismatched:
+        private = ec.generate_private_key(ec.SECP384R1())
+    cert.parent.mkdir(parents=True, exist_ok=True)
     cert.write_bytes(certificate.public_bytes(serialization.Encoding.PEM))
     key.write_bytes(
         private.private_bytes(

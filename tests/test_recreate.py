@@ -3,7 +3,6 @@ module (terraform/standin: terraform_data whose provisioner really recreates the
 
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import signal
@@ -12,20 +11,16 @@ import time
 from collections.abc import Callable
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
-from conftest import CCOPS, Setup
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519
-from cryptography.x509.oid import NameOID
+from conftest import CCOPS, Setup, fails
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import ed25519
+from incus_env import IncusEnv, write_cert
 
 from ccops.incus import Incus
 from ccops.preconditions import apply, load
-
-if TYPE_CHECKING:
-    from incus_env import IncusEnv
 
 NAME = "recreate-test"
 LIMIT = "limits.memory=512MiB"
@@ -35,31 +30,10 @@ OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyOtherKeyOtherKeyOtherK
 
 
 def tls_pair(directory: Path, days: int = 90, mismatched: bool = False) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "*.ci.example.net")])
-    now = datetime.datetime.now(datetime.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - datetime.timedelta(days=200))
-        .not_valid_after(now + datetime.timedelta(days=days))
-        .sign(key, hashes.SHA256())
-    )
-    if mismatched:
-        key = ec.generate_private_key(ec.SECP256R1())
-    directory.mkdir(parents=True, exist_ok=True)
-    (directory / "fullchain.pem").write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    (directory / "privkey.pem").write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return directory / "fullchain.pem", directory / "privkey.pem"
+    """The operator's pre-issued TLS cert and key, in ``directory``."""
+    cert, key = directory / "fullchain.pem", directory / "privkey.pem"
+    write_cert(cert, key, "*.ci.example.net", days, mismatched)
+    return cert, key
 
 
 def ssh_key(path: Path) -> str:
@@ -155,15 +129,6 @@ def rig(setup: Setup, incus: IncusEnv) -> Rig:
 def ok(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, (result.stdout, result.stderr)
     return result.stdout
-
-
-def fails(result: subprocess.CompletedProcess[str], code: int, *words: str) -> str:
-    assert result.returncode == code, (result.stdout, result.stderr)
-    line = result.stderr.strip()
-    assert "\n" not in line and line.startswith("ccops: ") and "Traceback" not in line, line
-    for word in words:
-        assert word in line, line
-    return line
 
 
 def test_without_confirm_it_only_shows_the_plan(rig: Rig) -> None:
