@@ -25,6 +25,16 @@ pytest_plugins = ["incus_env", "nspawn_env"]
 CCOPS = [sys.executable, "-m", "ccops.cli"]
 
 
+def fails(result: subprocess.CompletedProcess[str], code: int, *words: str) -> str:
+    """Assert a failure the ccops way: ``code``, one stderr line naming ``words``, no traceback."""
+    assert result.returncode == code, (result.stdout, result.stderr)
+    line = result.stderr.strip()
+    assert "\n" not in line and line.startswith("ccops: ") and "Traceback" not in line, line
+    for word in words:
+        assert word in line, line
+    return line
+
+
 @pytest.fixture(autouse=True)
 def private_tmux(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

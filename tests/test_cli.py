@@ -7,7 +7,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import CCOPS, Setup
+from conftest import CCOPS, Setup, fails
 
 from ccops.cli import COMMANDS
 
@@ -70,8 +70,4 @@ def test_tmux_missing_is_exit_3(setup: Setup) -> None:
     ],
 )
 def test_bad_arguments_are_one_line_and_exit_2(args: list[str], words: list[str]) -> None:
-    result = subprocess.run([*CCOPS, *args], capture_output=True, text=True, check=False)
-    assert result.returncode == 2, result
-    line = result.stderr.strip()
-    assert "\n" not in line and line.startswith("ccops: ") and "Traceback" not in line, line
-    assert all(word in line for word in words), line
+    fails(subprocess.run([*CCOPS, *args], capture_output=True, text=True, check=False), 2, *words)

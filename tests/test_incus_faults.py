@@ -3,11 +3,10 @@ envelopes): each fault is one line and its own exit code, never a traceback or a
 
 from __future__ import annotations
 
-import subprocess
 from collections.abc import Iterator
 
 import pytest
-from conftest import Setup
+from conftest import Setup, fails
 from fake_incus import FakeIncus
 from incus_env import write_cert
 
@@ -31,14 +30,6 @@ def fake(request: pytest.FixtureRequest, setup: Setup) -> Iterator[FakeIncus]:
     )
     yield server
     server.stop()
-
-
-def fails(result: subprocess.CompletedProcess[str], code: int, *words: str) -> None:
-    assert result.returncode == code, (result.stdout, result.stderr)
-    line = result.stderr.strip()
-    assert "\n" not in line and line.startswith("ccops: ") and "Traceback" not in line, line
-    for word in words:
-        assert word in line, line
 
 
 @pytest.mark.parametrize(

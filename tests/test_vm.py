@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import CCOPS, Setup
+from conftest import CCOPS, Setup, fails
 
 if TYPE_CHECKING:
     from incus_env import IncusEnv
@@ -54,16 +54,6 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     assert result.returncode == 0, result.stderr
     assert result.stderr == "" or "WARNING" in result.stderr, result.stderr
     return result.stdout
-
-
-def fails(result: subprocess.CompletedProcess[str], code: int, *words: str) -> str:
-    assert result.returncode == code, (result.stdout, result.stderr)
-    line = result.stderr.strip()
-    assert line.count("\n") == 0 and line.startswith("ccops: "), line
-    assert "Traceback" not in result.stderr
-    for word in words:
-        assert word in line, line
-    return line
 
 
 def test_state_through_the_proxy(vm: Vm) -> None:
