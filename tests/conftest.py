@@ -35,6 +35,13 @@ def fails(result: subprocess.CompletedProcess[str], code: int, *words: str) -> s
     return line
 
 
+def ok(result: subprocess.CompletedProcess[str]) -> str:
+    """Assert a success: exit 0 and nothing on stderr but a warning; return stdout."""
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == "" or "WARNING" in result.stderr, result.stderr
+    return result.stdout
+
+
 @pytest.fixture(autouse=True)
 def private_tmux(
     tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch

@@ -21,7 +21,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import httpx
 import pytest
@@ -30,6 +30,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 from filelock import FileLock
+
+if TYPE_CHECKING:
+    from conftest import Setup
 
 INCUSD = Path("/usr/libexec/incus/incusd")
 MICROSOCKS = Path("/usr/bin/microsocks")
@@ -190,6 +193,41 @@ class IncusEnv:
         done = self.api("GET", f"{operation}/wait", params={"timeout": 60}).json()
         if done["type"] == "error":
             raise IncusEnvError(f"{body['action']} {name}: {done['error']}")
+
+
+class Vm:
+    """A ccops config aimed at the test incusd, and the CLI run against it."""
+
+    def __init__(self, setup: Setup, incus: IncusEnv) -> None:
+        self.setup = setup
+        self.env = incus
+        self.configure()
+
+    def configure(self, **incus: Any) -> None:
+        env = self.env
+        self.setup.write_config(
+            incus=env.incus_config(timeout=20, **incus.pop("incus", {})),
+            vm={"reach_address": env.reach_address, "restart_timeout": 3, "reach_timeout": 30}
+            | incus.pop("vm", {}),
+        )
+
+    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
+        return self.setup.ccops("vm", *args)
+
+    def state(self, name: str | None = None) -> dict[str, Any]:
+        params = {"project": self.env.project}
+        reply = self.env.api(
+            "GET", f"/1.0/instances/{name or self.env.instance}/state", params=params
+        )
+        metadata: dict[str, Any] = reply.json()["metadata"]
+        return metadata
+
+
+@pytest.fixture
+def vm(setup: Setup, incus: IncusEnv) -> Vm:
+    """The CLI aimed at the running test instance, through the proxy."""
+    incus.ensure_running(incus.instance)
+    return Vm(setup, incus)
 
 
 @pytest.fixture(scope="session")

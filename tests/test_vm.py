@@ -7,53 +7,10 @@ import json
 import ssl
 import subprocess
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
 
 import pytest
-from conftest import CCOPS, Setup, fails
-
-if TYPE_CHECKING:
-    from incus_env import IncusEnv
-
-
-class Vm:
-    """A ccops config aimed at the test incusd, and the CLI run against it."""
-
-    def __init__(self, setup: Setup, incus: IncusEnv) -> None:
-        self.setup = setup
-        self.env = incus
-        self.configure()
-
-    def configure(self, **incus: Any) -> None:
-        env = self.env
-        self.setup.write_config(
-            incus=env.incus_config(timeout=20, **incus.pop("incus", {})),
-            vm={"reach_address": env.reach_address, "restart_timeout": 3, "reach_timeout": 30}
-            | incus.pop("vm", {}),
-        )
-
-    def __call__(self, *args: str) -> subprocess.CompletedProcess[str]:
-        return self.setup.ccops("vm", *args)
-
-    def state(self, name: str | None = None) -> dict[str, Any]:
-        params = {"project": self.env.project}
-        reply = self.env.api(
-            "GET", f"/1.0/instances/{name or self.env.instance}/state", params=params
-        )
-        metadata: dict[str, Any] = reply.json()["metadata"]
-        return metadata
-
-
-@pytest.fixture
-def vm(setup: Setup, incus: IncusEnv) -> Vm:
-    incus.ensure_running(incus.instance)
-    return Vm(setup, incus)
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, result.stderr
-    assert result.stderr == "" or "WARNING" in result.stderr, result.stderr
-    return result.stdout
+from conftest import CCOPS, fails, ok
+from incus_env import Vm
 
 
 def test_state_through_the_proxy(vm: Vm) -> None:
