@@ -103,11 +103,12 @@ def parse_options(argv: list[str]) -> Options:
 
 
 def read_records(path: Path) -> list[dict[str, Any]]:
-    """The events a stand-in recorded at ``path`` (none when it never started)."""
+    """The events a stand-in recorded at ``path`` (none when it never started); a last line
+    still being written (no newline yet) is left for the next read."""
     if not path.exists():
         return []
-    lines = path.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    complete = path.read_text(encoding="utf-8").rpartition("\n")[0]
+    return [json.loads(line) for line in complete.splitlines() if line.strip()]
 
 
 class Recorder:

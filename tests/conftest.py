@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import uuid
@@ -17,10 +18,12 @@ import pytest
 
 from ccops import git
 from ccops.config import Config, load_config
-from ccops.loops import wait_for
+from ccops.events import EventLog
+from ccops.loops import Loops, LoopState, wait_for
 from ccops.standin import read_records
+from ccops.supervisor import handoff_tick
 
-pytest_plugins = ["incus_env", "nspawn_env"]
+pytest_plugins = ["incus_env", "nspawn_env", "recreate_rig"]
 
 CCOPS = [sys.executable, "-m", "ccops.cli"]
 # Every test runs with a tailnet auth key in the environment; no output may ever show it.
@@ -166,3 +169,41 @@ def setup(tmp_path: Path) -> Setup:
     result = Setup(root=tmp_path, socket=f"ccops-test-{uuid.uuid4().hex[:8]}")
     result.write_config()
     return result
+
+
+@pytest.fixture
+def live(setup: Setup) -> Setup:
+    """Repos, both loops running, and a baseline tick already taken."""
+    setup.make_repos()
+    loops = Loops(setup.config())
+    loops.start("builder")
+    loops.start("adversary")
+    setup.wait_started("cc-ci-builder")
+    setup.wait_started("cc-ci-adv")
+    assert handoff_tick(setup.config()) == ["handoff: first tick, baseline recorded (no pings)"]
+    return setup
+
+
+def messages(setup: Setup, session: str) -> list[str]:
+    """What the stand-in agent of ``session`` received, in order."""
+    return [m["text"] for m in setup.records_of(session, "message")]
+
+
+@pytest.fixture
+def repos(setup: Setup) -> Setup:
+    """The setup with its origin and both clones made."""
+    setup.make_repos()
+    return setup
+
+
+def kill(loops: Loops, name: str) -> None:
+    """SIGKILL a loop's agent and wait until tmux shows its pane dead."""
+    pid = loops.status(name).pid  # type: ignore[arg-type]
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    assert wait_for(lambda: loops.status(name).state is LoopState.DEAD, 10)  # type: ignore[arg-type]
+
+
+def events(setup: Setup, kind: str) -> list[dict[str, object]]:
+    """The event log's entries of one kind."""
+    return [e for e in EventLog(setup.root / "state").read() if e["kind"] == kind]
