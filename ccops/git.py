@@ -2,22 +2,29 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import subprocess
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from ccops.config import mask_url_secret
 from ccops.errors import CcopsError
 
 GIT_TIMEOUT = 60.0
 _IDENTITY = ("-c", "user.name=ccops", "-c", "user.email=ccops@localhost")
+# A credential helper that answers with the password from the environment, so a password in
+# repo.url reaches git neither in argv nor in the mirror's config file.
+_ENV_CREDENTIAL_HELPER = '!f() { test "$1" = get && echo "password=$CCOPS_GIT_PASSWORD"; }; f'
 
 
 class GitError(CcopsError):
     """A git command failed."""
 
 
-def git(*args: str, cwd: Path | None = None) -> str:
-    """Run git with ``args``; its stdout, or GitError with its stderr."""
+def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
+    """Run git with ``args`` (and ``env`` added to the environment; never a terminal prompt);
+    its stdout, or GitError with its stderr."""
     try:
         result = subprocess.run(
             ["git", *_IDENTITY, *args],
@@ -26,14 +33,22 @@ def git(*args: str, cwd: Path | None = None) -> str:
             text=True,
             timeout=GIT_TIMEOUT,
             check=False,
+            env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})},
         )
     except FileNotFoundError:
         raise GitError("git is not installed: install it (apt-get install git)") from None
     except subprocess.TimeoutExpired:
         raise GitError(f"git {args[0]} took more than {GIT_TIMEOUT:.0f} s in {cwd}") from None
     if result.returncode != 0:
-        raise GitError(f"git {args[0]} in {cwd}: {result.stderr.strip()}")
+        raise GitError(f"git {args[0]} in {cwd}: {_first_error(result.stderr)}")
     return result.stdout
+
+
+def _first_error(stderr: str) -> str:
+    """git's first ``fatal:``/``error:`` line (it adds advice lines after it), else its first."""
+    lines = [line.strip() for line in stderr.splitlines() if line.strip()]
+    errors = [line for line in lines if line.startswith(("fatal:", "error:"))]
+    return (errors or lines or ["(no message)"])[0]
 
 
 def init_bare(path: Path, branch: str = "main") -> None:
@@ -70,13 +85,17 @@ def _read(clone: Path, *args: str) -> str | None:
 
 
 def pushed_rev(clone: Path) -> str | None:
-    """The commit the clone last pushed: its upstream ref, else HEAD; None if neither exists.
+    """The commit the clone last pushed: its upstream ref; with none (a detached HEAD mid-rebase,
+    an upstream unset) the remote's default branch as last seen; in a repo without a remote,
+    HEAD. None when there is no commit at all.
 
     Plumbing only: no work tree, index or lock of the agent's is touched.
     """
-    return _read(clone, "rev-parse", "--verify", "-q", "@{upstream}^{commit}") or _read(
-        clone, "rev-parse", "--verify", "-q", "HEAD^{commit}"
-    )
+    for rev in ("@{upstream}", "refs/remotes/origin/HEAD", "HEAD"):
+        commit = _read(clone, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}")
+        if commit:
+            return commit
+    return None
 
 
 def toplevel(clone: Path) -> Path | None:
@@ -93,6 +112,39 @@ def branch(clone: Path) -> str | None:
 def upstream(clone: Path) -> str | None:
     """The upstream of the checked-out branch (``origin/main``); None when it has none."""
     return _read(clone, "rev-parse", "--abbrev-ref", "--symbolic-full-name", "@{upstream}") or None
+
+
+def push_target(clone: Path, branch: str) -> tuple[str, str] | None:
+    """Where ``branch`` pushes: its upstream's remote and ref (``origin``,
+    ``refs/heads/main``); None when either is unset."""
+    remote = _read(clone, "config", f"branch.{branch}.remote")
+    ref = _read(clone, "config", f"branch.{branch}.merge")
+    return (remote, ref) if remote and ref else None
+
+
+def push_dry_run(
+    clone: Path, remote: str, ref: str, timeout: float
+) -> subprocess.CompletedProcess[str]:
+    """``git push --dry-run --porcelain remote HEAD:ref`` in ``clone``, whatever its exit status.
+
+    The remote is asked for its receive-pack ref advertisement and nothing is sent; nothing in
+    the clone changes (no ref, no lock). No prompt can wait for an answer: no terminal, no
+    credential prompt. After ``timeout`` seconds git and its transport (ssh, a remote helper)
+    are killed and subprocess.TimeoutExpired is raised.
+    """
+    argv = ["git", "-c", f"safe.directory={clone}", "-C", str(clone),
+            "push", "--dry-run", "--porcelain", remote, f"HEAD:{ref}"]  # fmt: skip
+    with subprocess.Popen(
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"}, start_new_session=True,
+    ) as process:  # fmt: skip
+        try:
+            stdout, stderr = process.communicate(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.communicate()
+            raise
+    return subprocess.CompletedProcess(argv, process.returncode, stdout, stderr)
 
 
 def blob_id(clone: Path, rev: str, path: str) -> str | None:
@@ -115,11 +167,30 @@ def read_blob(clone: Path, blob: str) -> str | None:
 
 
 def mirror(url: str, path: Path) -> None:
-    """Create or update a bare mirror of ``url`` at ``path`` (secrets in the URL masked)."""
+    """Create or update a bare mirror of ``url`` at ``path``. A password in the URL goes to git
+    through the environment only; argv, the mirror's config and errors see the URL without it."""
+    bare, env = _without_password(url)
     try:
         if (path / "HEAD").exists():
-            git("--git-dir", str(path), "fetch", "--prune", "--quiet")
+            git("--git-dir", str(path), "config", "remote.origin.url", bare)
+            git("--git-dir", str(path), "fetch", "--prune", "--quiet", env=env)
         else:
-            git("clone", "--mirror", "--quiet", url, str(path))
+            git("clone", "--mirror", "--quiet", bare, str(path), env=env)
     except GitError as error:
         raise GitError(str(error).replace(url, mask_url_secret(url))) from None
+
+
+def _without_password(url: str) -> tuple[str, dict[str, str]]:
+    """``url`` without its password, and the environment that hands the password to git."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url, {}
+    host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    netloc = f"{parts.username}@{host}" if parts.username else host
+    env = {
+        "GIT_CONFIG_COUNT": "1",
+        "GIT_CONFIG_KEY_0": "credential.helper",
+        "GIT_CONFIG_VALUE_0": _ENV_CREDENTIAL_HELPER,
+        "CCOPS_GIT_PASSWORD": parts.password,
+    }
+    return urlunsplit(parts._replace(netloc=netloc)), env

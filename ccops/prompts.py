@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
 from ccops.config import AgentName, Config, mask_url_secret
 from ccops.errors import ConfigError
+
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 CLAIM_MARKER = "CLAIMED"
 _HERE = Path(__file__).resolve().parent
@@ -52,9 +55,12 @@ def render_prompt(config: Config, name: AgentName) -> str:
 
 
 def render_ping(to: AgentName, context: dict[str, Any]) -> str:
-    """The one-line handoff message for ``to`` (built-in ``prompts/ping_<to>.md``)."""
+    """The one-line handoff message for ``to`` (built-in ``prompts/ping_<to>.md``). Control
+    characters from the repo's text become spaces: typed into tmux they would be keystrokes
+    (Ctrl-C, Escape, the end of a bracketed paste), not text."""
     path = builtin_prompt_dir() / f"ping_{to}.md"
-    return " ".join(_render(path, context, f"built-in ping_{to}.md").split())
+    text = _CONTROL.sub(" ", _render(path, context, f"built-in ping_{to}.md"))
+    return " ".join(text.split())
 
 
 def _render(path: Path, context: dict[str, Any], key: str) -> str:

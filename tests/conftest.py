@@ -207,3 +207,14 @@ def kill(loops: Loops, name: str) -> None:
 def events(setup: Setup, kind: str) -> list[dict[str, object]]:
     """The event log's entries of one kind."""
     return [e for e in EventLog(setup.root / "state").read() if e["kind"] == kind]
+
+
+def command_lines() -> list[str]:
+    """Every process's argv, as ps would show it."""
+    lines = []
+    for proc in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            lines.append(proc.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
+        except OSError:
+            continue
+    return lines

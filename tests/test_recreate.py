@@ -8,27 +8,15 @@ import os
 import subprocess
 import time
 from functools import partial
-from pathlib import Path
 
 import pytest
-from conftest import CCOPS, fails
+from conftest import CCOPS, command_lines, fails
 from recreate_rig import KEY, NAME, Rig, tls_pair
 
 from ccops.incus import Incus
 from ccops.preconditions import apply, load
 
 OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyOtherKeyOtherKeyOtherKeyOtherKey0 other"
-
-
-def command_lines() -> list[str]:
-    """Every process's argv, as ps would show it."""
-    lines = []
-    for proc in Path("/proc").glob("[0-9]*/cmdline"):
-        try:
-            lines.append(proc.read_bytes().replace(b"\0", b" ").decode(errors="replace"))
-        except OSError:
-            continue
-    return lines
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import signal
 import subprocess
 import sys
@@ -65,15 +64,6 @@ def test_done_is_read_from_the_mirror_of_repo_url(repos: Setup) -> None:
     git.commit_and_push(git_dir, "done elsewhere")
     assert "DONE: stopped both loops" in repos.ccops("watchdog").stdout
     assert (repos.root / "state" / "mirror.git" / "HEAD").exists()
-
-
-def test_missing_builder_clone_is_reported_and_the_adversary_still_handled(repos: Setup) -> None:
-    config = repos.config()
-    shutil.rmtree(repos.root / "builder")
-    report = watchdog_tick(config)
-    assert any("clone" in line and "missing" in line for line in report)
-    assert any(line.startswith("adversary: session missing: created") for line in report)
-    assert any(line.startswith("builder: session missing: restart failed") for line in report)
 
 
 def test_watchdog_help() -> None:
