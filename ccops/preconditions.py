@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path, PurePosixPath
 
 from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 
 from ccops.config import Config
@@ -103,7 +104,7 @@ def _key_line(path: Path) -> str:
     lines = [line.strip() for line in text.splitlines() if line.strip()]
     try:
         serialization.load_ssh_public_key(lines[0].encode())
-    except (IndexError, ValueError, TypeError):
+    except (IndexError, ValueError, TypeError, UnsupportedAlgorithm):
         raise PreconditionError(f"vm.root_pubkey: {path} is not an OpenSSH public key") from None
     return lines[0]
 

@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 
-import pytest
-from conftest import CCOPS, Setup, fails
+from conftest import Setup
 
 from ccops.cli import COMMANDS
 
@@ -48,26 +46,3 @@ def test_status_imports_neither_other_commands_nor_their_libraries(setup: Setup)
     assert "ccops.cli.status" in modules
     unused = {"ccops.cli.loops", "ccops.cli.vm", "jinja2", "libtmux", "httpx", "cryptography"}
     assert not unused & modules
-
-
-def test_tmux_missing_is_exit_3(setup: Setup) -> None:
-    result = setup.ccops("loops", "status", env={"PATH": os.devnull})
-    assert result.returncode == 3
-    assert "tmux is not installed" in result.stderr
-
-
-@pytest.mark.parametrize(
-    ("args", "words"),
-    [
-        (["vm", "restart", "--timeout", "0"], ["ccops vm restart", "--timeout"]),
-        (["vm", "stop", "--timeout", "x"], ["ccops vm stop", "valid integer"]),
-        (["handoff", "--every", "-1"], ["ccops handoff", "--every"]),
-        (["loops", "start", "nobody"], ["ccops loops start", "'nobody'"]),
-        (["loops", "logs", "builder", "-n", "-5"], ["ccops loops logs", "-n"]),
-        (["status", "--bogus"], ["No such option: --bogus"]),
-        (["nosuch"], ["No such command 'nosuch'"]),
-        (["vm", "recreate", "--confirm", "--resume"], ["--confirm", "--resume"]),
-    ],
-)
-def test_bad_arguments_are_one_line_and_exit_2(args: list[str], words: list[str]) -> None:
-    fails(subprocess.run([*CCOPS, *args], capture_output=True, text=True, check=False), 2, *words)

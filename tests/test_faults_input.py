@@ -1,0 +1,201 @@
+"""Bad input, for real: a config file that is wrong, missing, a directory or unreadable; every key
+given a wrong type; environment overrides that are wrong; paths in the config that are not what
+they should be; command-line arguments out of range.
+
+Everywhere: one line on stderr naming the thing to fix (the key and its source, or the option),
+a documented exit code (2 for config and usage), no traceback, no secret.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from pathlib import Path
+from typing import Any
+
+import pytest
+from conftest import CCOPS, Setup, fails
+from incus_env import write_cert
+from pydantic import BaseModel
+
+from ccops.config import Config
+
+BAD_FILES = [
+    ("[tmux]\nsocket = 3\n", "tmux.socket", "valid string"),
+    ("[tmux]\nsocket = 'a:b'\n", "tmux.socket", "letters, digits"),
+    ("[tmux]\nsoket = 'x'\n", "tmux.soket", "unknown key"),
+    ("[bogus]\nx = 1\n", "bogus", "unknown key"),
+    ("[claude]\nremote_control = 'maybe'\n", "claude.remote_control", "boolean"),
+    ("[claude]\ncommand = []\n", "claude.command", "at least 1"),
+    ("[agents.builder]\nworkdir = 'relative'\n", "agents.builder.workdir", "absolute"),
+    ("[agents.adversary]\nsession = 'cc-ci-builder'\n", "agents", "different session names"),
+    ("[watchdog]\ninterval = 0\n", "watchdog.interval", "greater than 0"),
+    ("[handoff]\ninterval = 'often'\n", "handoff.interval", "valid integer"),
+    ("[tmux\n", "not valid TOML", ""),
+]
+
+
+def run(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+    """The CLI in a child process, without a config file of its own."""
+    return subprocess.run(
+        [*CCOPS, *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **(env or {})},
+        check=False,
+    )
+
+
+@pytest.mark.parametrize(("text", "key", "expected"), BAD_FILES)
+def test_bad_file_is_one_line_and_exit_2(
+    tmp_path: Path, text: str, key: str, expected: str
+) -> None:
+    path = tmp_path / "bad.toml"
+    path.write_text(text)
+    result = run("-c", str(path), "config", "show")
+    fails(result, 2, key, expected, str(path))
+    assert result.stdout == ""
+
+
+def test_bad_environment_value_names_the_variable() -> None:
+    result = run("config", "show", env={"CCOPS_CLAUDE__ALLOW_ROOT": "perhaps"})
+    fails(result, 2, "CCOPS_CLAUDE__ALLOW_ROOT", "claude.allow_root")
+
+
+def test_unknown_environment_key() -> None:
+    fails(run("config", "show", env={"CCOPS_TMUX__SOKET": "x"}), 2, "tmux.soket: unknown key")
+
+
+def test_missing_file(tmp_path: Path) -> None:
+    result = run("-c", str(tmp_path / "none.toml"), "config", "show")
+    assert fails(result, 2) == f"ccops: config file {tmp_path / 'none.toml'} does not exist"
+
+
+def test_missing_file_from_ccops_config(tmp_path: Path) -> None:
+    result = run("config", "show", env={"CCOPS_CONFIG": str(tmp_path / "gone.toml")})
+    fails(result, 2, "gone.toml does not exist")
+
+
+def test_directory_as_config(tmp_path: Path) -> None:
+    fails(run("-c", str(tmp_path), "config", "show"), 2, "is a directory")
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    path = tmp_path / "secret.toml"
+    path.write_text("[tmux]\n")
+    path.chmod(0)
+    # Drop the capabilities that let root read any file, so the check holds as root too.
+    without_root_reads = ["setpriv", "--bounding-set=-dac_override,-dac_read_search"]
+    result = subprocess.run(
+        [*without_root_reads, *CCOPS, "-c", str(path), "config", "show"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert fails(result, 2) == f"ccops: config file {path} is not readable by this user"
+
+
+def leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
+    """Every settable key of the config, dotted (``agents.builder.workdir``)."""
+    keys = []
+    for name, field in model.model_fields.items():
+        inner = field.annotation
+        if isinstance(inner, type) and issubclass(inner, BaseModel):
+            keys += leaf_keys(inner, f"{prefix}{name}.")
+        else:
+            keys.append(f"{prefix}{name}")
+    return keys
+
+
+@pytest.mark.parametrize("key", leaf_keys(Config))
+def test_every_key_given_a_wrong_type_is_one_line_naming_it(tmp_path: Path, key: str) -> None:
+    section, _, name = key.rpartition(".")
+    path = tmp_path / "bad.toml"
+    path.write_text(f"[{section}]\n{name} = {{ wrong = 1 }}\n")  # a table where no key takes one
+    line = fails(run("-c", str(path), "config", "show"), 2, str(path))
+    assert line.startswith(f"ccops: {key}: "), line
+
+
+# Paths in the config that are not what they should be
+
+
+def with_certs(setup: Setup) -> dict[str, Any]:
+    """An ``[incus]`` section with real client and server certificates, aimed at nothing."""
+    cert, key = setup.root / "client.crt", setup.root / "client.key"
+    write_cert(cert, key)
+    return {
+        "address": "127.0.0.1",
+        "port": 9,
+        "proxy": "",
+        "client_cert": str(cert),
+        "client_key": str(key),
+        "server_cert": str(cert),
+    }
+
+
+def garbage(setup: Setup) -> str:
+    path = setup.root / "garbage"
+    path.write_text("not a certificate\n")
+    return str(path)
+
+
+def tls_pair(setup: Setup) -> dict[str, str]:
+    """A ``[vm]`` section with a real TLS cert and key, for the recreate preflight."""
+    cert, key = setup.root / "tls.crt", setup.root / "tls.key"
+    write_cert(cert, key, "*.ci.example.net")
+    return {"tls_cert": str(cert), "tls_key": str(key)}
+
+
+PATH_KEYS = [  # section, key, its wrong value, the command, the exit code
+    ("incus", "client_key", lambda s: str(s.root), ["vm", "state"], 2),
+    ("incus", "client_cert", garbage, ["vm", "state"], 2),
+    ("incus", "server_cert", garbage, ["vm", "state"], 10),
+    ("vm", "tls_cert", lambda s: str(s.root), ["vm", "recreate"], 18),
+    ("vm", "root_pubkey", garbage, ["vm", "recreate"], 18),
+    ("paths", "state_dir", garbage, ["handoff"], 2),
+    ("agents.builder", "workdir", garbage, ["loops", "start", "builder"], 2),
+]
+
+
+@pytest.mark.parametrize(("section", "name", "value", "command", "code"), PATH_KEYS)
+def test_a_path_key_that_is_wrong_is_named(
+    setup: Setup, section: str, name: str, value: Any, command: list[str], code: int
+) -> None:
+    sections = {"incus": with_certs(setup), "vm": tls_pair(setup)}
+    sections.setdefault(section.replace(".", "__"), {})[name] = value(setup)
+    setup.write_config(**sections)
+    fails(setup.ccops(*command), code, f"{section}.{name}")
+
+
+def test_missing_workdir_is_a_config_error(setup: Setup) -> None:
+    setup.write_config(agents__builder={"workdir": str(setup.root / "nope")})
+    fails(setup.ccops("loops", "start", "builder"), 2, "agents.builder.workdir")
+
+
+def test_missing_agent_command(setup: Setup) -> None:
+    setup.write_config(claude={"command": "no-such-claude-binary"})
+    fails(setup.ccops("loops", "start", "builder"), 6, "claude.command")
+
+
+def test_tmux_missing_is_exit_3(setup: Setup) -> None:
+    fails(setup.ccops("loops", "status", env={"PATH": os.devnull}), 3, "tmux is not installed")
+
+
+# Command-line arguments
+
+
+@pytest.mark.parametrize(
+    ("args", "words"),
+    [
+        (["vm", "restart", "--timeout", "0"], ["ccops vm restart", "--timeout"]),
+        (["vm", "stop", "--timeout", "x"], ["ccops vm stop", "valid integer"]),
+        (["handoff", "--every", "-1"], ["ccops handoff", "--every"]),
+        (["loops", "start", "nobody"], ["ccops loops start", "'nobody'"]),
+        (["loops", "logs", "builder", "-n", "-5"], ["ccops loops logs", "-n"]),
+        (["status", "--bogus"], ["No such option: --bogus"]),
+        (["nosuch"], ["No such command 'nosuch'"]),
+        (["vm", "recreate", "--confirm", "--resume"], ["--confirm", "--resume"]),
+    ],
+)
+def test_bad_arguments_are_one_line_and_exit_2(args: list[str], words: list[str]) -> None:
+    fails(run(*args), 2, *words)
