@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import CCOPS, Setup, events, fails, kill, messages, ok
 from incus_env import Vm
-from recreate_rig import Rig, kill_when
+from recreate_rig import KEY, Rig, kill_when
 
 from ccops.loops import Loops, LoopState, wait_for
 from ccops.supervisor import handoff_tick, watchdog_tick
@@ -264,6 +264,22 @@ def test_concurrent_changes_one_runs_the_other_refuses(vm: Vm) -> None:
     results = [(run.wait(60), run.stderr.read() if run.stderr else "") for run in runs]
     assert sorted(code for code, _ in results) == [0, 4], results
     assert any("wait for it to finish" in err for _, err in results)
+
+
+def test_two_recreates_at_once_one_runs_the_other_refuses(rig: Rig) -> None:
+    argv = [*CCOPS, "-c", str(rig.setup.config_file), "vm", "recreate", "--confirm"]
+    env = {**os.environ, "TEST_TS_AUTH_KEY": KEY}
+    runs = [
+        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
+    results = [(run.wait(120), run.stderr.read() if run.stderr else "") for run in runs]
+    assert sorted(code for code, _ in results) == [0, 4], results
+    assert any("wait for it to finish" in err for _, err in results)
+    assert (
+        not (rig.setup.root / "state" / "recreate.json").exists()
+        or "verify" in (rig.setup.root / "state" / "recreate.json").read_text()
+    )
 
 
 # The state dir full or damaged
