@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import json
 import math
-import socket
+import re
 import ssl
 import time
 from dataclasses import dataclass
@@ -18,9 +18,8 @@ from enum import StrEnum
 from pathlib import Path
 from types import TracebackType
 from typing import Any
-from urllib.parse import urlsplit
 
-from ccops import proxy
+from ccops import http, proxy
 from ccops.config import Config
 from ccops.errors import (
     ConfigError,
@@ -28,11 +27,13 @@ from ccops.errors import (
     IncusNotFoundError,
     IncusTimeoutError,
     NotTrustedError,
-    ProxyUnreachableError,
     TlsPinError,
     UnreachableError,
 )
 from ccops.http import httpx
+
+TIMEOUT_KEY = "incus.timeout"
+"""The setting that bounds each step of a call (connect, SOCKS5, TLS, each read)."""
 
 PIN_FILE = "incus-server.crt"
 """Where ``ccops vm trust --accept`` stores the pin, in the state dir (unless configured)."""
@@ -99,7 +100,9 @@ def _pin(config: Config, context: ssl.SSLContext) -> None:
     """Trust exactly the pinned server certificate; refuse before any request otherwise."""
     incus = config.incus
     if incus.server_fingerprint:
-        der = proxy.peer_certificate(incus.address, incus.port, incus.proxy, incus.timeout)
+        der = proxy.peer_certificate(
+            incus.address, incus.port, incus.proxy, incus.timeout, timeout_key=TIMEOUT_KEY
+        )
         if fingerprint(der) != incus.server_fingerprint:
             raise TlsPinError(
                 f"Incus at {incus.address}:{incus.port} presents certificate SHA-256 "
@@ -117,7 +120,10 @@ def _pin(config: Config, context: ssl.SSLContext) -> None:
         try:
             context.load_verify_locations(cafile=path)
         except ssl.SSLError:
-            raise TlsPinError(f"{path} is not a PEM certificate: run `ccops vm trust`") from None
+            raise TlsPinError(
+                f"the Incus server pin {path} is not a PEM certificate: fix incus.server_cert, "
+                "or pin again with `ccops vm trust --accept`"
+            ) from None
     context.verify_mode = ssl.CERT_REQUIRED
 
 
@@ -130,11 +136,12 @@ class Incus:
         context = _client_context(config)
         if not insecure:
             _pin(config, context)
-        self.http = httpx.Client(
-            base_url=f"https://{self.config.address}:{self.config.port}",
-            verify=context,
-            proxy=self.config.proxy or None,
-            timeout=self.config.timeout,
+        self.http = http.client(
+            f"https://{self.config.address}:{self.config.port}",
+            context,
+            self.config.proxy,
+            self.config.timeout,
+            TIMEOUT_KEY,
         )
 
     def __enter__(self) -> Incus:
@@ -152,45 +159,63 @@ class Incus:
     def where(self) -> str:
         return f"Incus at {self.config.address}:{self.config.port}"
 
+    @property
+    def route(self) -> str:
+        """Where, and through which proxy: for failures of the connection itself."""
+        via = f" through SOCKS proxy {self.config.proxy}" if self.config.proxy else ""
+        return f"{self.where}{via}"
+
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
-        """One HTTP call; transport failures become one-line ccops errors."""
+        """One HTTP call; transport failures become one-line ccops errors.
+
+        Failures to reach Incus at all (the proxy, its handshake, the TCP connection) are
+        already ccops errors from :func:`ccops.proxy.connect`; what fails later is mapped here.
+        """
         try:
             return self.http.request(method, path, **kwargs)
         except httpx.TimeoutException:
             raise IncusTimeoutError(
-                f"{self.where} did not answer {method} {path} within {self.config.timeout:g} s"
+                f"{self.route} did not answer {method} {path} within "
+                f"{self.config.timeout:g} s ({TIMEOUT_KEY})"
             ) from None
-        except httpx.ProxyError as exc:
-            raise UnreachableError(
-                f"{self.where} is not reachable through {self.config.proxy}: {exc}"
-            ) from None
-        except httpx.ConnectError as exc:
-            raise self._connect_error(exc) from None
+        except httpx.ConnectError as exc:  # TLS: the TCP connection is made by ccops.proxy
+            raise self._tls_error(exc) from None
         except httpx.TransportError as exc:
-            raise UnreachableError(f"{self.where} broke off {method} {path}: {exc}") from None
+            unsure = "" if method == "GET" else "; whether Incus carried it out is unknown"
+            raise UnreachableError(
+                f"{self.route} broke off {method} {path} ({_reason(exc)}){unsure}"
+            ) from None
 
-    def _connect_error(self, exc: httpx.ConnectError) -> Exception:
+    def _tls_error(self, exc: httpx.ConnectError) -> Exception:
         if "CERTIFICATE_VERIFY_FAILED" in str(exc):
             return TlsPinError(
                 f"{self.where} presents a certificate that does not match the pin {self.pin}: "
                 "if Incus was reinstalled, check the new one with `ccops vm trust`"
             )
-        if self.config.proxy and not _answers(self.config.proxy):
-            return ProxyUnreachableError(
-                f"SOCKS proxy {self.config.proxy} does not answer: start the tailnet proxy "
-                "or set incus.proxy"
-            )
-        return UnreachableError(f"{self.where} does not answer: {exc}")
+        return UnreachableError(f"the TLS handshake with {self.route} failed ({_reason(exc)})")
 
     def call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         """Call and unwrap: the metadata of a sync answer, the operation path of an async one."""
         response = self.request(method, path, **kwargs)
-        body = _json(response, f"{method} {path}")
+        body = self._json(response, f"{method} {path}")
         if body.get("type") == "error" or response.status_code >= 400:
             raise self._error(response.status_code, body, what)
         if body.get("type") == "async":
             return str(body["operation"])
         return body.get("metadata")
+
+    def _json(self, response: httpx.Response, what: str) -> dict[str, Any]:
+        """The JSON object of an answer; IncusError naming the address when there is none."""
+        try:
+            body = response.json()
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            body = None
+        if not isinstance(body, dict):
+            raise IncusError(
+                f"{what}: {self.where} answered HTTP {response.status_code} with no JSON "
+                "object: check that incus.address and incus.port point at the Incus API"
+            )
+        return body
 
     def _error(self, status: int, body: dict[str, Any], what: str) -> Exception:
         reason = body.get("error") or f"HTTP {status}"
@@ -249,11 +274,17 @@ class Incus:
         operation = self.call(
             "PUT", f"/1.0/instances/{name}/state", what, params=self._params(), json=body
         )
-        limit = (timeout if timeout > 0 else self.config.timeout) + self.config.timeout
-        return self.wait(operation, limit, what)
+        api = self.config.timeout
+        limit = (timeout if timeout > 0 else api) + api
+        budget = f"{timeout} s to shut down (vm.restart_timeout or --timeout) + {TIMEOUT_KEY}"
+        if timeout <= 0:
+            budget = f"twice {TIMEOUT_KEY}"
+        return self.wait(operation, limit, what, budget=budget)
 
-    def wait(self, operation: str, timeout: float, what: str) -> Outcome:
-        """Wait for an operation; its result is read from the body, never the HTTP code."""
+    def wait(self, operation: str, timeout: float, what: str, *, budget: str = "") -> Outcome:
+        """Wait for an operation; its result is read from the body, never the HTTP code.
+
+        ``budget`` says in the timeout message where ``timeout`` comes from."""
         deadline = time.monotonic() + timeout
         while (remaining := deadline - time.monotonic()) > 0:
             response = self.request(
@@ -264,21 +295,22 @@ class Incus:
             )
             if response.status_code == 404:
                 return Outcome.GONE
-            status, reason = _operation_status(_json(response, f"wait for {what}"))
+            status, reason = _operation_status(self._json(response, f"wait for {what}"))
             if status == "Running":
                 status, reason = self._operation(operation, what, reason)
             if status == "Success":
                 return Outcome.SUCCESS
             if status == "Failure":
                 raise OperationFailedError(what, reason or "Incus gave no reason")
-        raise IncusTimeoutError(f"{what} did not finish within {timeout:g} s")
+        why = f" ({budget})" if budget else ""
+        raise IncusTimeoutError(f"{what} did not finish within {timeout:g} s{why}")
 
     def _operation(self, operation: str, what: str, reason: str) -> tuple[str, str]:
         """The operation's own status, after a wait that ended without a result."""
         response = self.request("GET", operation)
         if response.status_code == 404:
             return ("Failure", reason) if reason else ("Success", "")
-        metadata = _json(response, f"status of {what}").get("metadata") or {}
+        metadata = self._json(response, f"status of {what}").get("metadata") or {}
         status = metadata.get("status", "Running")
         return status, metadata.get("err") or reason
 
@@ -288,7 +320,8 @@ class Incus:
         if response.status_code == 404:
             return None
         if response.status_code >= 400:
-            raise self._error(response.status_code, _json(response, "read"), f"{path} on {name}")
+            body = self._json(response, "read")
+            raise self._error(response.status_code, body, f"{path} on {name}")
         headers = response.headers
         return InstanceFile(
             content=response.content,
@@ -344,21 +377,7 @@ def _operation_status(body: dict[str, Any]) -> tuple[str, str]:
     return str(metadata.get("status", "Running")), str(metadata.get("err") or "")
 
 
-def _json(response: httpx.Response, what: str) -> dict[str, Any]:
-    try:
-        body = response.json()
-    except (json.JSONDecodeError, UnicodeDecodeError):
-        body = None
-    if not isinstance(body, dict):
-        raise IncusError(f"{what}: Incus answered HTTP {response.status_code} with no JSON object")
-    return body
-
-
-def _answers(proxy_url: str) -> bool:
-    """Whether the proxy accepts a TCP connection at all."""
-    parts = urlsplit(proxy_url)
-    try:
-        with socket.create_connection((parts.hostname or "127.0.0.1", parts.port or 1080), 3):
-            return True
-    except OSError:
-        return False
+def _reason(exc: Exception) -> str:
+    """httpx's text for a transport failure, without OpenSSL's source location."""
+    text = re.sub(r"\s*\(_ssl\.c:\d+\)", "", str(exc)).strip().rstrip(".")
+    return text or type(exc).__name__

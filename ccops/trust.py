@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import Encoding
 
 from ccops import proxy
 from ccops.config import Config
-from ccops.incus import fingerprint, pin_path
+from ccops.incus import TIMEOUT_KEY, fingerprint, pin_path
 from ccops.state import write_atomic
 
 
@@ -39,7 +39,9 @@ class ServerCertificate:
 def server_certificate(config: Config) -> ServerCertificate:
     """Fetch the server's certificate (unverified: this is the first look)."""
     incus = config.incus
-    der = proxy.peer_certificate(incus.address, incus.port, incus.proxy, incus.timeout)
+    der = proxy.peer_certificate(
+        incus.address, incus.port, incus.proxy, incus.timeout, timeout_key=TIMEOUT_KEY
+    )
     cert = x509.load_der_x509_certificate(der)
     return ServerCertificate(der, cert.subject.rfc4514_string(), cert.not_valid_after_utc)
 

@@ -44,8 +44,9 @@ def fails(result: subprocess.CompletedProcess[str], code: int, *words: str) -> s
 
 
 def ok(result: subprocess.CompletedProcess[str]) -> str:
-    """Assert a success: exit 0 and nothing on stderr but a warning; return stdout."""
+    """Assert a success: exit 0, nothing on stderr but a warning, no secret; return stdout."""
     assert result.returncode == 0, result.stderr
+    assert not [m for m in SECRET_MARKS if m in result.stdout + result.stderr], result
     assert result.stderr == "" or "WARNING" in result.stderr, result.stderr
     return result.stdout
 

@@ -15,7 +15,7 @@ from typing import Any
 from incus_env import write_cert
 
 OPERATION = "/1.0/operations/0b5e2f4e-fake"
-MODES = ("error-500", "garbage", "never-finishes", "drops", "silent")
+MODES = ("error-500", "garbage", "never-finishes", "drops", "silent", "works")
 
 
 def self_signed(directory: Path) -> tuple[Path, Path]:
@@ -79,12 +79,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.wfile.flush()
             self.connection.shutdown(socket.SHUT_RDWR)
         else:
-            self._never_finishes()
+            self._operations()
 
-    def _never_finishes(self) -> None:
+    def _operations(self) -> None:
+        """An instance that is Running, and changes whose operations never finish (or, in mode
+        ``works``, finish at once)."""
         path = self.path.split("?")[0]
         if path == "/1.0":
             self._send(200, _sync({"auth": "trusted"}))
+        elif path.endswith("/wait") and self.mode == "works":
+            self._send(200, _sync({"status": "Success", "status_code": 200, "err": ""}))
         elif path.endswith("/wait"):
             time.sleep(1)
             self._send(200, {"type": "error", "error": "context deadline exceeded"})

@@ -206,7 +206,7 @@ class Vm:
     def configure(self, **incus: Any) -> None:
         env = self.env
         self.setup.write_config(
-            incus=env.incus_config(timeout=20, **incus.pop("incus", {})),
+            incus=env.incus_config(**{"timeout": 20} | incus.pop("incus", {})),
             vm={"reach_address": env.reach_address, "restart_timeout": 3, "reach_timeout": 30}
             | incus.pop("vm", {}),
         )

@@ -1,4 +1,6 @@
-"""``ccops vm`` against a real incusd: through microsocks and direct, pinned, with faults."""
+"""``ccops vm`` against a real incusd: through microsocks and direct, pinned, with faults.
+
+Network faults (the proxy down, slow, dropping; Incus refusing us) are in test_faults_network.py."""
 
 from __future__ import annotations
 
@@ -130,25 +132,9 @@ def test_insecure_warns_every_time(vm: Vm) -> None:
     assert "WARNING: --insecure" in result.stderr
 
 
-def test_untrusted_client_certificate(vm: Vm) -> None:
-    env = vm.env
-    vm.configure(
-        incus={"client_cert": str(env.untrusted_cert), "client_key": str(env.untrusted_key)}
-    )
-    fails(vm("state"), 11, "does not trust the client certificate")
-
-
 def test_missing_client_key_is_a_config_error(vm: Vm, tmp_path: Path) -> None:
     vm.configure(incus={"client_key": str(tmp_path / "nope.key")})
     fails(vm("state"), 2, "incus.client_key")
-
-
-def test_proxy_down(vm: Vm) -> None:
-    vm.env.stop_proxy()
-    try:
-        fails(vm("state"), 9, "SOCKS proxy", vm.env.proxy_url)
-    finally:
-        vm.env.start_proxy()
 
 
 @pytest.mark.parametrize(
