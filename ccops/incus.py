@@ -96,8 +96,9 @@ def _client_context(config: Config) -> ssl.SSLContext:
     return context
 
 
-def _pin(config: Config, context: ssl.SSLContext) -> None:
-    """Trust exactly the pinned server certificate; refuse before any request otherwise."""
+def _pin(config: Config, context: ssl.SSLContext) -> str:
+    """Trust exactly the pinned server certificate (returned as PEM); refuse before any
+    request otherwise."""
     incus = config.incus
     if incus.server_fingerprint:
         der = proxy.peer_certificate(
@@ -109,7 +110,8 @@ def _pin(config: Config, context: ssl.SSLContext) -> None:
                 f"{fingerprint(der)}, not the one pinned by incus.server_fingerprint: "
                 "check it with `ccops vm trust` before changing the pin"
             )
-        context.load_verify_locations(cadata=ssl.DER_cert_to_PEM_cert(der))
+        pem = ssl.DER_cert_to_PEM_cert(der)
+        context.load_verify_locations(cadata=pem)
     else:
         path = pin_path(config)
         if not path.is_file():
@@ -124,7 +126,9 @@ def _pin(config: Config, context: ssl.SSLContext) -> None:
                 f"the Incus server pin {path} is not a PEM certificate: fix incus.server_cert, "
                 "or pin again with `ccops vm trust --accept`"
             ) from None
+        pem = path.read_text(encoding="ascii", errors="replace")
     context.verify_mode = ssl.CERT_REQUIRED
+    return pem
 
 
 class Incus:
@@ -134,8 +138,8 @@ class Incus:
         self.config = config.incus
         self.pin = "none (--insecure)" if insecure else str(pin_path(config))
         context = _client_context(config)
-        if not insecure:
-            _pin(config, context)
+        # The server certificate trusted, as PEM (None with --insecure): recreate hands it on.
+        self.server_pem = None if insecure else _pin(config, context)
         self.http = http.client(
             f"https://{self.config.address}:{self.config.port}",
             context,

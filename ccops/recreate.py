@@ -28,7 +28,7 @@ from ccops.errors import (
     PreconditionError,
 )
 from ccops.events import EventLog
-from ccops.incus import Incus, pin_path
+from ccops.incus import Incus
 from ccops.state import write_atomic
 from ccops.terraform import Terraform
 from ccops.vm import until_reachable
@@ -164,18 +164,22 @@ class Recreate:
         return terraform
 
     def _provider_dir(self) -> Path:
-        """The incus provider's config dir: ccops's client cert and key, and the pinned cert."""
+        """The incus provider's config dir: ccops's client cert and key, and the server
+        certificate ccops verified (a PEM pin or one matching ``incus.server_fingerprint``)."""
         directory = self.config.paths.state_dir / "terraform-incus"
         (directory / "servercerts").mkdir(parents=True, exist_ok=True)
         directory.chmod(0o700)
         for source, target in (
             (self.config.incus.client_cert, "client.crt"),
             (self.config.incus.client_key, "client.key"),
-            (pin_path(self.config), f"servercerts/{REMOTE}.crt"),
         ):
             if source.is_file():
                 shutil.copyfile(source, directory / target)
                 (directory / target).chmod(0o600)
+        if self.incus.server_pem:
+            write_atomic(
+                directory / f"servercerts/{REMOTE}.crt", self.incus.server_pem.encode(), 0o600
+            )
         return directory
 
     def _show_plan(self, pre: preconditions.Preconditions, terraform: Terraform) -> None:

@@ -3,25 +3,22 @@ module (terraform/standin: terraform_data whose provisioner really recreates the
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import ssl
 import subprocess
 import time
 from functools import partial
 
 import pytest
-from conftest import CCOPS, command_lines, fails
+from conftest import CCOPS, command_lines, fails, ok
 from recreate_rig import KEY, NAME, Rig, tls_pair
 
 from ccops.incus import Incus
 from ccops.preconditions import apply, load
 
 OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyOtherKeyOtherKeyOtherKeyOtherKey0 other"
-
-
-def ok(result: subprocess.CompletedProcess[str]) -> str:
-    assert result.returncode == 0, (result.stdout, result.stderr)
-    return result.stdout
 
 
 def test_without_confirm_it_only_shows_the_plan(rig: Rig) -> None:
@@ -32,6 +29,16 @@ def test_without_confirm_it_only_shows_the_plan(rig: Rig) -> None:
     assert "nothing changed" in out
     assert rig.uuid() == before
     assert not (rig.setup.root / "state" / "recreate.json").exists()
+
+
+def test_a_fingerprint_pin_reaches_terraform_as_the_verified_certificate(rig: Rig) -> None:
+    server = rig.env.server_cert.read_text()
+    der = ssl.PEM_cert_to_DER_cert(server)
+    rig.configure(incus={"server_cert": "", "server_fingerprint": hashlib.sha256(der).hexdigest()})
+    ok(rig.run())
+    handed = rig.setup.root / "state" / "terraform-incus" / "servercerts" / "ccops.crt"
+    assert ssl.PEM_cert_to_DER_cert(handed.read_text()) == der
+    assert handed.stat().st_mode & 0o777 == 0o600
 
 
 def run_watching_argv(rig: Rig) -> tuple[str, set[str]]:
