@@ -54,6 +54,11 @@ class ClaudeConfig(_Section):
     command: list[str] = Field(
         default_factory=lambda: ["claude"], min_length=1, description="program or argv list"
     )
+    version: str = Field(
+        "",
+        pattern=r"^(\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?)?$",
+        description="the pinned CLI version `ccops doctor` expects (the deploy's); empty = any",
+    )
     remote_control: bool = True
     skip_permissions: bool = True
     allow_root: bool = False

@@ -584,9 +584,27 @@ def record_start(recorder: Recorder, options: Options, argv: list[str]) -> None:
     )
 
 
+VERSION_LINE = "0.0.0 (ccops stand-in)"
+AUTH_STATUS = {"loggedIn": True, "authMethod": "ccops-standin", "apiProvider": "none"}
+
+
+def answer_query(argv: list[str]) -> bool:
+    """``--version`` and ``auth status``, shaped like claude's answers (for ``ccops doctor``):
+    the stand-in needs no login. True when ``argv`` was one of them."""
+    if "--version" in argv:
+        print(VERSION_LINE)
+        return True
+    if any(argv[i : i + 2] == ["auth", "status"] for i in range(len(argv))):
+        print(json.dumps(AUTH_STATUS, indent=2))
+        return True
+    return False
+
+
 def main(argv: list[str] | None = None) -> int:
     """Run the stand-in; return its exit code."""
     argv = sys.argv[1:] if argv is None else argv
+    if answer_query(argv):
+        return 0
     options = parse_options(argv)
     recorder = Recorder(options.record)
     signals = Signals()

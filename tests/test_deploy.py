@@ -281,16 +281,59 @@ def test_secret_bearing_files_are_private(sandbox: Sandbox) -> None:
     assert not loose, loose
 
 
-def test_doctor_sees_the_deployed_host(sandbox: Sandbox) -> None:
-    """As the agent user: the host side is ok; the Incus side fails (no proxy in the test host)."""
-    result = sandbox.as_agent("/opt/ccops/bin/ccops doctor --json", check=False)
+def doctor(sandbox: Sandbox, env: str = "") -> dict[str, dict[str, str]]:
+    """``ccops doctor --json`` as the agent user (``env``: assignments before it), by check name.
+    It exits 20: the Incus side always fails (no proxy in the test host)."""
+    result = sandbox.as_agent(f"{env} /opt/ccops/bin/ccops doctor --json", check=False)
     assert result.returncode == 20, result
-    checks = {c["name"]: c["status"] for c in json.loads(result.stdout)["checks"]}
-    host = ["tmux", "claude", "agent user", "clone builder", "clone adversary", "plan dir"]
+    checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
+    assert checks["socks proxy"]["status"] == "fail" and checks["vm"]["status"] == "skip", checks
+    return checks
+
+
+def test_doctor_sees_the_deployed_host(sandbox: Sandbox) -> None:
+    """As the agent user: the host side is ok, the timers' services are not late."""
+    started = time.monotonic()
+    checks = doctor(sandbox)
+    print(f"doctor on the host: {time.monotonic() - started:.2f} s")
+    print("\n".join(f"{c['status']:<4} {name}: {c['detail']}" for name, c in checks.items()))
+    host = ["tmux", "claude", "claude login", "agent user", "clone builder", "push builder",
+            "clone adversary", "push adversary", "plan dir", "state dir"]  # fmt: skip
     units = [name for name in checks if name.startswith("unit ")]
     assert len(units) == 4, checks
-    assert all(checks[name] == "ok" for name in [*host, "state dir", *units]), checks
-    assert checks["socks proxy"] == "fail" and checks["vm"] == "skip", checks
+    assert all(checks[name]["status"] == "ok" for name in [*host, *units]), checks
+    assert checks["claude login"]["detail"] == f"{AGENT} is logged in (ccops-standin)"
+    assert checks["push builder"]["detail"].startswith("origin/main takes a push"), checks
+    for timer, service, every in (
+        ("watchdog", "watchdog", f"every {WATCHDOG_INTERVAL} s (watchdog.interval)"),
+        ("handoff", "handoff", f"every {HANDOFF_INTERVAL} s (handoff.interval)"),
+    ):
+        detail = checks[f"unit ccops-{timer}.timer"]["detail"]  # "last started 3 s ago" or,
+        assert f"ccops-{service}.service " in detail and every in detail, detail  # "not run yet"
+
+
+def test_doctor_fails_a_stopped_timer_and_a_late_one(sandbox: Sandbox) -> None:
+    """A stopped watchdog timer; a handoff service that ran longer ago than three intervals
+    (the config says 2 s, the timer runs it every 30 s)."""
+    sandbox.host.ssh("systemctl stop ccops-watchdog.timer")
+    try:
+        checks = doctor(sandbox)
+    finally:
+        sandbox.host.ssh("systemctl start ccops-watchdog.timer")
+    stopped = checks["unit ccops-watchdog.timer"]
+    assert stopped["status"] == "fail" and stopped["detail"] == "enabled, inactive", stopped
+    assert stopped["fix"].startswith("systemctl enable --now ccops-watchdog.timer")
+    late: dict[str, str] = {}
+
+    def handoff_is_late() -> bool:
+        late.update(doctor(sandbox, "CCOPS_HANDOFF__INTERVAL=2")["unit ccops-handoff.timer"])
+        return late["status"] == "fail"
+
+    assert wait_until(handoff_is_late, HANDOFF_INTERVAL, interval=1), late
+    assert "ccops-handoff.service " in late["detail"], late  # last started, or not run since
+    assert "every 2 s (handoff.interval)" in late["detail"], late
+    assert late["fix"].startswith("see journalctl -u ccops-handoff.service"), late
+    assert doctor(sandbox)["unit ccops-watchdog.timer"]["status"] == "ok"
 
 
 def test_agents_run_as_the_agent_user(sandbox: Sandbox) -> None:
@@ -382,11 +425,18 @@ def test_bad_data_fails_before_any_change(sandbox: Sandbox) -> None:
 def test_real_claude_cli_pinned(sandbox: Sandbox) -> None:
     pinned = {"CCOPS_DEPLOY_CLAUDE_VERSION": CLAUDE_VERSION}
     installed = sandbox.deploy("-y", **pinned)
-    assert installed.changed() == [f"claude CLI {CLAUDE_VERSION}"], installed
+    assert installed.changed() == [f"claude CLI {CLAUDE_VERSION}", "/etc/ccops/ccops.toml"]
     version = sandbox.as_agent("cd && claude --version").stdout
     assert version.startswith(CLAUDE_VERSION), version
     again = sandbox.deploy("-y", **pinned)
     assert again.changed() == [], again
+    # The doctor, as the agent user, with the real CLI instead of the stand-in: at the version
+    # the deploy pinned in the config, not logged in (the test host has no credentials).
+    checks = doctor(sandbox, "CCOPS_CLAUDE__COMMAND=claude")
+    assert checks["claude"]["status"] == "ok", checks["claude"]
+    assert checks["claude"]["detail"].endswith(f"claude {CLAUDE_VERSION}, as pinned")
+    login = checks["claude login"]
+    assert login["status"] == "fail" and login["detail"] == f"{AGENT} is not logged in", login
 
 
 def _alive_with_new_pid(sandbox: Sandbox, name: str, old_pid: int) -> bool:

@@ -1,5 +1,5 @@
-"""``ccops doctor`` against real tmux, git, incusd, microsocks and sshd: all ok, then each
-check seen failing once."""
+"""``ccops doctor`` against real tmux, git, claude, incusd, microsocks and sshd: all ok, then
+each check seen failing once."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import json
 import os
 import shutil
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -14,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import Setup
+from nspawn_env import free_port
 from test_recreate import tls_pair
 
 from ccops import git
@@ -73,15 +75,19 @@ class Rig:
             claude=sections.get("claude", {}),
         )
 
-    def run(self, *args: str) -> subprocess.CompletedProcess[str]:
-        result = self.setup.ccops("doctor", *args)
+    def run(
+        self, *args: str, env: dict[str, str] | None = None
+    ) -> subprocess.CompletedProcess[str]:
+        result = self.setup.ccops("doctor", *args, env=env)
         assert "Traceback" not in result.stderr
-        assert "PRIVATE KEY" not in result.stdout + result.stderr
+        for secret in ("PRIVATE KEY", *(env or {}).values()):
+            assert secret not in result.stdout + result.stderr
         return result
 
-    def checks(self, code: int) -> dict[str, dict[str, str]]:
-        """The checks by name, from ``--json``; the exit code must be ``code``."""
-        result = self.run("--json")
+    def checks(self, code: int, env: dict[str, str] | None = None) -> dict[str, dict[str, str]]:
+        """The checks by name, from ``--json``; the exit code must be ``code``. ``env`` values
+        are secrets: none may show."""
+        result = self.run("--json", env=env)
         assert result.returncode == code, (result.stdout, result.stderr)
         return {check["name"]: check for check in json.loads(result.stdout)["checks"]}
 
@@ -95,9 +101,11 @@ def rig(setup: Setup, incus: IncusEnv, vm_certs: str) -> Rig:
     return Rig(setup, incus, vm_certs)
 
 
-def failing(rig: Rig, name: str, *words: str) -> dict[str, dict[str, str]]:
+def failing(
+    rig: Rig, name: str, *words: str, env: dict[str, str] | None = None
+) -> dict[str, dict[str, str]]:
     """Run doctor expecting exit 20 with ``name`` (and only it) failing, ``words`` in it."""
-    checks = rig.checks(20)
+    checks = rig.checks(20, env)
     assert [n for n, c in checks.items() if c["status"] == "fail"] == [name], checks
     assert checks[name]["fix"], checks[name]
     for word in words:
@@ -108,12 +116,15 @@ def failing(rig: Rig, name: str, *words: str) -> dict[str, dict[str, str]]:
 def test_all_ok(rig: Rig) -> None:
     checks = rig.checks(0)
     names = list(checks)
-    assert names[:7] == [
+    assert names[:10] == [
         "tmux",
         "claude",
+        "claude login",
         "agent user",
         "clone builder",
+        "push builder",
         "clone adversary",
+        "push adversary",
         "plan dir",
         "state dir",
     ]
@@ -123,6 +134,8 @@ def test_all_ok(rig: Rig) -> None:
     assert all(c["status"] == "ok" for n, c in checks.items() if n != "systemd"), checks
     assert checks["tmux"]["detail"][0].isdigit()
     assert "upstream origin/main" in checks["clone builder"]["detail"]
+    assert checks["claude login"]["detail"].endswith("is logged in (ccops-standin)")
+    assert checks["push builder"]["detail"] == "origin/main takes a push (dry run: [up to date])"
     assert "answers: SSH-2.0-" in checks["ssh"]["detail"]
     assert "fullchain.pem valid until" in checks["tls cert"]["detail"]
 
@@ -137,11 +150,30 @@ def test_plain_lines_and_exit_20_on_a_failure(rig: Rig) -> None:
     assert result.stderr == "ccops: doctor found failures: ssh\n"
 
 
-def test_real_claude_version(rig: Rig) -> None:
+def test_real_claude_pinned_and_logged_in_or_not(
+    rig: Rig, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The real CLI in a throwaway HOME: not logged in, then logged in by an API key (which
+    `claude auth status` does not validate), then at a version other than the pinned one."""
     if not CLAUDE_BIN.exists():
         pytest.skip(f"real claude CLI not installed at {CLAUDE_BIN}")
-    rig.configure(claude={"command": [str(CLAUDE_BIN)]})
-    assert rig.checks(0)["claude"]["detail"] == f"{CLAUDE_BIN} 2.1.331"
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN", "CLAUDE_CODE_OAUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    (tmp_path / "home").mkdir()
+    rig.configure(claude={"command": [str(CLAUDE_BIN)], "version": "2.1.331"})
+    checks = failing(rig, "claude login", "is not logged in")
+    assert checks["claude"]["detail"] == f"{CLAUDE_BIN} 2.1.331, as pinned"
+    assert "claude auth login" in checks["claude login"]["fix"]
+    key = {"ANTHROPIC_API_KEY": f"sk-ant-api03-doctor-{uuid.uuid4().hex}"}
+    login = rig.checks(0, env=key)["claude login"]
+    assert login["detail"].endswith("is logged in (api_key, ANTHROPIC_API_KEY)"), login
+    rig.configure(claude={"command": [str(CLAUDE_BIN)], "version": "2.1.330"})
+    checks = failing(rig, "claude", "2.1.331, not 2.1.330", env=key)
+    assert checks["claude"]["fix"].startswith(
+        "npm install --global @anthropic-ai/claude-code@2.1.330"
+    )
+    assert checks["claude login"]["status"] == "skip"
 
 
 @pytest.mark.parametrize(
@@ -185,6 +217,67 @@ def test_expiring_cert_warns_and_expired_fails(rig: Rig) -> None:
 def test_damaged_clone_fails(rig: Rig, damage: Any, words: list[str]) -> None:
     damage(rig.clone("builder"))
     failing(rig, "clone builder", *words)
+
+
+@pytest.fixture
+def read_only_remote(rig: Rig) -> Iterator[str]:
+    """The test origin served by `git daemon` without receive-pack: fetch works, push does not."""
+    port = free_port()
+    root = rig.setup.root
+    daemon = subprocess.Popen(
+        ["git", "daemon", "--export-all", "--reuseaddr", f"--base-path={root}",
+         f"--port={port}", "--listen=127.0.0.1", str(root)],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    url = f"git://127.0.0.1:{port}/origin.git"
+    try:
+        for _ in range(100):
+            listed = subprocess.run(["git", "ls-remote", url], capture_output=True, check=False)
+            if listed.returncode == 0:
+                break
+            time.sleep(0.1)
+        yield url
+    finally:
+        daemon.terminate()
+        daemon.wait(timeout=10)
+
+
+def test_a_clone_whose_remote_is_gone_or_read_only_is_not_pushable(
+    rig: Rig, read_only_remote: str
+) -> None:
+    builder = rig.clone("builder")
+    git.git("remote", "set-url", "origin", str(rig.setup.root / "gone.git"), cwd=builder)
+    checks = failing(rig, "push builder", "origin/main refuses a push", "not appear to be a git")
+    assert "push --dry-run" in checks["push builder"]["fix"]
+    git.git("remote", "set-url", "origin", read_only_remote, cwd=builder)
+    git.git("fetch", "--quiet", cwd=builder)  # reading works
+    failing(rig, "push builder", "origin/main refuses a push", "access denied")
+
+
+def test_a_clone_behind_its_upstream_is_still_pushable(rig: Rig) -> None:
+    rig.setup.push("adversary", "JOURNAL.md", "ahead\n")
+    checks = rig.checks(0)
+    assert checks["push builder"]["detail"] == (
+        "origin/main takes a push; the clone is behind it (fetch first)"
+    )
+    assert checks["push adversary"]["detail"] == "origin/main takes a push (dry run: [up to date])"
+
+
+def test_a_silent_remote_is_given_up_on_with_its_transport(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """An ssh remote that never answers: git and the ssh it started are killed at the timeout."""
+    clone = tmp_path / "clone"
+    git.git("init", "--quiet", "--initial-branch=main", str(clone))
+    git.git("commit", "--quiet", "--allow-empty", "-m", "one", cwd=clone)
+    silent = f"sleep {60 + uuid.uuid4().int % 1000}.5"  # this test's own stand-in for ssh
+    monkeypatch.setenv("GIT_SSH_COMMAND", f"sh -c '{silent}'")
+    started = time.monotonic()
+    with pytest.raises(subprocess.TimeoutExpired):
+        git.push_dry_run(clone, "ssh://nowhere.invalid/x.git", "refs/heads/main", timeout=1.0)
+    assert time.monotonic() - started < 3
+    left = subprocess.run(["pgrep", "-f", silent], capture_output=True, text=True, check=False)
+    assert left.stdout == "", left.stdout
 
 
 def test_missing_plan_dir_and_a_file_as_state_dir_fail(rig: Rig) -> None:

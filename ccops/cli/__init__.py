@@ -27,7 +27,7 @@ COMMANDS = (
     LazyCommand(
         "doctor",
         "ccops.cli.doctor:doctor",
-        "Check the host, the clones, the proxy, Incus and the VM before launching the loops.",
+        "Check the host, claude and its login, the clones, the units, Incus and the VM.",
     ),
     LazyCommand(
         "watchdog",

@@ -15,7 +15,7 @@ def doctor(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Check the host, the clones, the proxy, Incus and the VM before launching the loops."""
+    """Check the host, claude and its login, the clones, the units, Incus and the VM."""
     checks = run_checks(config_of(ctx))
     if as_json:
         print_json({"checks": [check.as_dict() for check in checks]})
