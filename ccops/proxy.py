@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from socksio import socks5
 
+from ccops.config import mask_url_secret
 from ccops.errors import ProxyUnreachableError, UnreachableError
 
 _REPLIES = {
@@ -46,7 +47,7 @@ def connect(
         return _open(host, port, timeout, UnreachableError, f"{host}:{port}", within=within)
     parts = urlsplit(proxy)
     proxy_host, proxy_port = parts.hostname or "127.0.0.1", parts.port or 1080
-    name = f"SOCKS proxy {proxy} (incus.proxy)"
+    name = f"SOCKS proxy {mask_url_secret(proxy)} (incus.proxy)"
     sock = _open(proxy_host, proxy_port, timeout, ProxyUnreachableError, name, within=within)
     try:
         _socks5_connect(sock, host, port, name, within)
