@@ -27,7 +27,7 @@ from cryptography import x509
 
 from ccops import git, proxy
 from ccops.budget import budget, human, parse_size
-from ccops.config import AGENT_NAMES, AgentName, Config
+from ccops.config import AGENT_NAMES, AgentName, Config, mask_url_secret
 from ccops.errors import (
     CcopsError,
     NotTrustedError,
@@ -465,8 +465,9 @@ def socks_proxy(config: Config) -> Finding:
     incus = config.incus
     if not incus.proxy:
         return Finding(Status.SKIP, "incus.proxy is empty: Incus and SSH are reached directly")
+    proxy_url = mask_url_secret(incus.proxy)
     try:
         proxy.connect(incus.address, incus.port, incus.proxy, incus.timeout).close()
     except UnreachableError as error:
-        return Finding(Status.WARN, f"{incus.proxy} answers, but {error}", "check the tailnet")
-    return ok(f"{incus.proxy} reaches {incus.address}:{incus.port}")
+        return Finding(Status.WARN, f"{proxy_url} answers, but {error}", "check the tailnet")
+    return ok(f"{proxy_url} reaches {incus.address}:{incus.port}")

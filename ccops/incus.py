@@ -20,7 +20,7 @@ from types import TracebackType
 from typing import Any
 
 from ccops import http, proxy
-from ccops.config import Config
+from ccops.config import Config, mask_url_secret
 from ccops.errors import (
     ConfigError,
     IncusError,
@@ -166,8 +166,9 @@ class Incus:
     @property
     def route(self) -> str:
         """Where, and through which proxy: for failures of the connection itself."""
-        via = f" through SOCKS proxy {self.config.proxy}" if self.config.proxy else ""
-        return f"{self.where}{via}"
+        if not self.config.proxy:
+            return self.where
+        return f"{self.where} through SOCKS proxy {mask_url_secret(self.config.proxy)}"
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One HTTP call; transport failures become one-line ccops errors.
