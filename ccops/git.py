@@ -185,7 +185,9 @@ def _without_password(url: str) -> tuple[str, dict[str, str]]:
     parts = urlsplit(url)
     if parts.password is None:
         return url, {}
-    host = f"{parts.hostname}:{parts.port}" if parts.port else str(parts.hostname)
+    host = str(parts.hostname)
+    host = f"[{host}]" if ":" in host else host  # an IPv6 address keeps its brackets
+    host = f"{host}:{parts.port}" if parts.port else host
     netloc = f"{parts.username}@{host}" if parts.username else host
     env = {
         "GIT_CONFIG_COUNT": "1",

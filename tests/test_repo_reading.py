@@ -119,3 +119,20 @@ def test_huge_status_parses() -> None:
     text = "# STATUS\n" + "filler line\n" * 800_000 + "- Gate 7 — CLAIMED\n## DONE\n"
     markers = parse_status(text)
     assert markers.done and markers.claims == ("- Gate 7 — CLAIMED",)
+
+
+@pytest.mark.parametrize(
+    ("url", "bare"),
+    [
+        (
+            "https://ccops:s3cret@git.example.net/cc-ci.git",
+            "https://ccops@git.example.net/cc-ci.git",
+        ),
+        ("http://ccops:s3cret@[::1]:8080/cc-ci.git", "http://ccops@[::1]:8080/cc-ci.git"),
+        ("ssh://git@git.example.net/cc-ci.git", "ssh://git@git.example.net/cc-ci.git"),
+    ],
+)
+def test_a_password_leaves_the_url_for_the_environment(url: str, bare: str) -> None:
+    without, env = git._without_password(url)
+    assert without == bare
+    assert ("s3cret" in env.values()) == ("s3cret" in url)
