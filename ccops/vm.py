@@ -168,7 +168,9 @@ class VmActions:
                 self.incus.change_state(self.name, "restart", force=True)
 
     def _until_running(self, deadline: float) -> None:
-        while (status := self.incus.state(self.name).get("status")) != "Running":
+        # The instance's own record, not /state: Incus gathers the live state (memory,
+        # network, processes) for that, about 27 ms more per call on the test incusd.
+        while (status := self.status()) != "Running":
             if time.monotonic() > deadline:
                 raise IncusTimeoutError(
                     f"{self.name} is {status}, not Running, after vm.reach_timeout "

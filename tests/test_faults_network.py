@@ -202,7 +202,7 @@ RESTART_REQUESTS = [  # what `vm restart --no-wait-reachable` asks, in order
     "GET /1.0/instances/cc-nix-test",
     "PUT /1.0/instances/cc-nix-test/state",
     f"GET {OPERATION}/wait",
-    "GET /1.0/instances/cc-nix-test/state",
+    "GET /1.0/instances/cc-nix-test",
 ]
 
 
