@@ -110,6 +110,9 @@ class AgentsConfig(_Section):
 class PathsConfig(_Section):
     plan_dir: Path = Path("/srv/cc-ci/cc-ci-plan")
     state_dir: Path = Path("/var/lib/ccops")
+    log_max_mb: int = Field(
+        64, gt=0, description="a log over this is rotated (one old copy kept) by a watchdog tick"
+    )
 
 
 class RepoConfig(_Section):

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import os
 import re
 from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
+
+from ccops.rotation import previous
 
 # CSI, OSC (BEL- or ST-terminated), and two-byte escapes; then other control characters.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")
@@ -23,7 +26,16 @@ def _readable_lines(chunk: bytes) -> list[str]:
 
 
 def tail(path: Path, count: int) -> tuple[list[str], int]:
-    """The last ``count`` non-blank lines of the log, and the offset where reading stopped."""
+    """The last ``count`` non-blank lines of the log (reaching into its rotated copy when the
+    log itself has fewer), and the offset in the log where reading stopped."""
+    last, offset = _tail(path, count)
+    older = previous(path)
+    if len(last) < count and older.exists():
+        last = _tail(older, count - len(last))[0] + last
+    return last, offset
+
+
+def _tail(path: Path, count: int) -> tuple[list[str], int]:
     last: deque[str] = deque(maxlen=count)
     with path.open("rb") as handle:
         for raw in handle:
@@ -34,10 +46,13 @@ def tail(path: Path, count: int) -> tuple[list[str], int]:
 def follow(
     path: Path, offset: int, sleep: Callable[[float], None], interval: float = 0.5
 ) -> Iterator[str]:
-    """Yield lines appended after ``offset``, forever."""
+    """Yield lines appended after ``offset``, forever; from the start again when the log was
+    rotated (emptied in place) under it."""
     with path.open("rb") as handle:
         handle.seek(offset)
         while True:
+            if os.fstat(handle.fileno()).st_size < handle.tell():
+                handle.seek(0)
             chunk = handle.read()
             if chunk:
                 yield from _readable_lines(chunk)

@@ -14,6 +14,7 @@ from ccops.events import EventLog
 from ccops.loops import Loops
 from ccops.observe import loops_seen, read_done_source, read_pushed, status_markers
 from ccops.prompts import render_ping
+from ccops.rotation import rotate_logs
 from ccops.store import StateStore
 
 
@@ -29,7 +30,7 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
         max_restarts=config.watchdog.max_restarts, window=config.watchdog.crash_window
     )
     store = watchdog_store(config)
-    report: list[str] = []
+    report = [events.add("log-rotated", line=line)["line"] for line in rotate_logs(config)]
     with store.transaction() as (state, save):
         if store.problem:
             report.append(events.add("state-reset", problem=store.problem)["problem"])

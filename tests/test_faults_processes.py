@@ -23,6 +23,7 @@ from incus_env import Vm
 from recreate_rig import KEY, Rig, kill_when
 
 from ccops.loops import Loops, LoopState, wait_for
+from ccops.rotation import previous
 from ccops.supervisor import handoff_tick, watchdog_tick
 
 CLAIM = "- Gate 1: runner — CLAIMED 2026-11-25"
@@ -333,3 +334,27 @@ def test_garbage_state_file_is_reported_and_replaced(repos: Setup) -> None:
     report = watchdog_tick(repos.config())
     assert any("unreadable" in line for line in report)
     assert json.loads(state.read_text())["done"] is False
+
+
+def test_logs_over_the_cap_are_rotated_and_the_loop_keeps_logging(repos: Setup) -> None:
+    repos.write_config(paths={"log_max_mb": 1})
+    ok(repos.ccops("loops", "start"))
+    repos.wait_started("cc-ci-builder")
+    adversary = repos.wait_started("cc-ci-adv")["pid"]
+    state = repos.root / "state"
+    log, events_log = state / "logs" / "cc-ci-builder.log", state / "events.jsonl"
+    with log.open("ab") as out:
+        out.write(b"old output\n" * 120_000)  # 1.3 MB, past the 1 MB cap
+    with events_log.open("a") as out:
+        out.writelines('{"kind": "filler"}\n' for _ in range(60_000))
+    report = ok(repos.ccops("watchdog"))
+    assert f"rotated {log} at 1 MB" in report and f"rotated {events_log} at 1 MB" in report
+    assert previous(log).stat().st_size > 2**20 > log.stat().st_size
+    assert previous(events_log).stat().st_size > 2**20 > events_log.stat().st_size
+    assert [e["kind"] for e in events(repos, "log-rotated")] == ["log-rotated"] * 2
+    repos.tmux("send-keys", "-t", "=cc-ci-builder:", "-l", "typed-after-rotation")
+    assert wait_for(lambda: b"typed-after-rotation" in log.read_bytes(), 10)
+    assert b"\0" not in log.read_bytes()  # written at the new end, not at the old offset
+    shown = ok(repos.ccops("loops", "logs", "builder", "-n", "1000"))
+    assert "old output" in shown and "typed-after-rotation" in shown
+    assert Loops(repos.config()).status("adversary").pid == adversary

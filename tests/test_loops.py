@@ -8,12 +8,14 @@ import select
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 from conftest import CCOPS, Setup
 from typer.testing import CliRunner
 
 from ccops.cli import app
+from ccops.logs import follow, tail
 from ccops.loops import Loops, LoopState, StartAction, wait_for
 from ccops.prompts import render_prompt
 
@@ -195,3 +197,12 @@ def test_status_table_through_cli_runner(setup: Setup) -> None:
     assert lines[0].split() == ["loop", "session", "state", "pid", "uptime", "last", "exit"]
     assert lines[1].split()[:3] == ["builder", "cc-ci-builder", "alive"]
     assert lines[2].split()[:3] == ["adversary", "cc-ci-adv", "missing"]
+
+
+def test_follow_starts_over_when_the_log_is_rotated_under_it(tmp_path: Path) -> None:
+    log = tmp_path / "cc-ci-builder.log"
+    log.write_bytes(b"one\ntwo\n")
+    shown, offset = tail(log, 10)
+    steps = iter([lambda: log.write_bytes(b""), lambda: log.write_bytes(b"three\n")])
+    lines = follow(log, offset, sleep=lambda _: next(steps)())
+    assert shown == ["one", "two"] and next(lines) == "three"
