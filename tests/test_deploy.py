@@ -13,7 +13,7 @@ import shlex
 import shutil
 import subprocess
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from nspawn_env import free_port
 
+from ccops.loops import wait_for
 from ccops.standin import read_records
 
 if TYPE_CHECKING:
@@ -111,15 +112,6 @@ def run_deploy(
     return Deploy(result, time.monotonic() - started)
 
 
-def wait_until(predicate: Callable[[], object], timeout: float, interval: float = 0.2) -> bool:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(interval)
-    return bool(predicate())
-
-
 def git(*args: str, cwd: Path | None = None) -> None:
     identity = ["-c", "user.name=test", "-c", "user.email=test@localhost"]
     subprocess.run(["git", *identity, *args], cwd=cwd, check=True, capture_output=True)
@@ -145,7 +137,7 @@ def git_daemon(base: Path) -> Iterator[str]:
     )  # fmt: skip
     url = f"git://127.0.0.1:{port}"
     try:
-        assert wait_until(
+        assert wait_for(
             lambda: subprocess.run(["git", "ls-remote", f"{url}/cc-ci.git"],
                                    capture_output=True, check=False).returncode == 0,
             10,
@@ -260,7 +252,7 @@ def test_config_is_readable_by_the_agent_only(sandbox: Sandbox) -> None:
 
 def test_secret_bearing_files_are_private(sandbox: Sandbox) -> None:
     """SECURITY.md's table: who can read what ccops keeps on the host."""
-    assert wait_until(sandbox.loops_alive, 20)
+    assert wait_for(sandbox.loops_alive, 20)
     listed = sandbox.host.ssh(
         "stat -c '%a %U %G %n' /etc/ccops/ccops.toml /home/ccops/.git-credentials /var/lib/ccops"
     ).stdout.splitlines()
@@ -329,7 +321,7 @@ def test_doctor_fails_a_stopped_timer_and_a_late_one(sandbox: Sandbox) -> None:
         late.update(doctor(sandbox, "CCOPS_HANDOFF__INTERVAL=2")["unit ccops-handoff.timer"])
         return late["status"] == "fail"
 
-    assert wait_until(handoff_is_late, HANDOFF_INTERVAL, interval=1), late
+    assert wait_for(handoff_is_late, HANDOFF_INTERVAL, interval=1), late
     assert "ccops-handoff.service " in late["detail"], late  # last started, or not run since
     assert "every 2 s (handoff.interval)" in late["detail"], late
     assert late["fix"].startswith("see journalctl -u ccops-handoff.service"), late
@@ -337,7 +329,7 @@ def test_doctor_fails_a_stopped_timer_and_a_late_one(sandbox: Sandbox) -> None:
 
 
 def test_agents_run_as_the_agent_user(sandbox: Sandbox) -> None:
-    assert wait_until(sandbox.loops_alive, 20)
+    assert wait_for(sandbox.loops_alive, 20)
     for loop in sandbox.loops().values():
         owner = sandbox.host.ssh(f"ps -o user= -p {loop['pid']}").stdout.strip()
         assert owner == AGENT, loop
@@ -351,7 +343,7 @@ def test_killed_agent_is_back_via_the_pane_died_hook(sandbox: Sandbox) -> None:
     before = sandbox.loops()["adversary"]["pid"]
     killed = time.monotonic()
     sandbox.host.ssh(f"kill -9 {before}")
-    assert wait_until(lambda: _alive_with_new_pid(sandbox, "adversary", before), 10)
+    assert wait_for(lambda: _alive_with_new_pid(sandbox, "adversary", before), 10)
     print(f"pane-died recovery: {time.monotonic() - killed:.2f} s")
 
 
@@ -360,9 +352,7 @@ def test_killed_agent_is_back_via_the_timer_without_the_hook(sandbox: Sandbox) -
     assert "pane-died" not in sandbox.as_agent("tmux -L ccops show-hooks -g").stdout
     before = sandbox.loops()["builder"]["pid"]
     sandbox.host.ssh(f"kill -9 {before}")
-    assert wait_until(
-        lambda: _alive_with_new_pid(sandbox, "builder", before), WATCHDOG_INTERVAL + 10
-    )
+    assert wait_for(lambda: _alive_with_new_pid(sandbox, "builder", before), WATCHDOG_INTERVAL + 10)
 
 
 def test_restarting_tick_units_keeps_the_agents(sandbox: Sandbox) -> None:
@@ -377,7 +367,7 @@ def test_restarting_tick_units_keeps_the_agents(sandbox: Sandbox) -> None:
 def test_reboot_brings_the_loops_back(sandbox: Sandbox) -> None:
     sandbox.host.reboot()
     booted = time.monotonic()
-    assert wait_until(sandbox.loops_alive, 40)
+    assert wait_for(sandbox.loops_alive, 40)
     print(f"loops back after boot: {time.monotonic() - booted:.1f} s")
 
 
@@ -396,7 +386,7 @@ def test_claim_push_pings_the_adversary_through_the_path_unit(sandbox: Sandbox) 
         f"cd {BUILDER} && git pull -q --rebase && echo '## Gate 2 — CLAIMED' >>STATUS.md && "
         "git -c user.name=b -c user.email=b@localhost commit -qam claim && git push -q"
     )
-    assert wait_until(
+    assert wait_for(
         lambda: any(
             r["event"] == "message" and "Gate 2" in r["text"]
             for r in sandbox.records("cc-ci-adv")[before:]
