@@ -19,6 +19,7 @@ from incus_env import write_cert
 from pydantic import BaseModel
 
 from ccops.config import Config
+from deploy.settings import host_data
 
 BAD_FILES = [
     ("[tmux]\nsocket = 3\n", "tmux.socket", "valid string"),
@@ -199,3 +200,68 @@ def test_tmux_missing_is_exit_3(setup: Setup) -> None:
 )
 def test_bad_arguments_are_one_line_and_exit_2(args: list[str], words: list[str]) -> None:
     fails(run(*args), 2, *words)
+
+
+# The deploy's host data (deploy/settings.py), checked before pyinfra adds any operation
+
+DEPLOY_BAD = [  # key, a wrong value, words of the one line
+    ("repo_url", "", "missing"),
+    ("repo_url", "https://ccops:tskey-auth-x@git.example.net/cc-ci.git", "holds a password"),
+    ("plan_url", "not a url", "expected a git URL"),
+    ("branch", "-rf", "a branch name"),
+    ("agent_user", "root", "must not be root"),
+    ("agent_user", "Bad.User", "expected a user name"),
+    ("srv_dir", "relative/path", "absolute path"),
+    ("venv_dir", "", "absolute path"),
+    ("state_dir", "var/lib", "absolute path"),
+    ("tmux_socket", "a:b", "letters, digits"),
+    ("claude_version", "latest", "a version like"),
+    ("claude_command", "[1, 2]", "argv list"),
+    ("remote_control", "maybe", "true or false"),
+    ("watchdog_interval", "0", "positive number of seconds"),
+    ("handoff_interval", "soon", "positive number of seconds"),
+    ("start_loops", "2", "true or false"),
+    ("git_credentials", "/no/such/file", "git-credentials file"),
+]
+DEPLOY_URL = {  # the two keys without a default
+    "CCOPS_DEPLOY_REPO_URL": "https://git.example.net/cc-ci.git",
+    "CCOPS_DEPLOY_PLAN_URL": "https://git.example.net/cc-ci-plan.git",
+}
+URLS = "repo_url = 'https://h/cc-ci.git'\nplan_url = 'https://h/plan.git'\n"
+
+
+def deploy_error(environ: dict[str, str]) -> str:
+    with pytest.raises(SystemExit) as stopped:
+        host_data(environ)
+    line = str(stopped.value.code)
+    assert "\n" not in line and line.startswith("ccops deploy: "), line
+    assert "tskey-auth-" not in line, line
+    return line
+
+
+@pytest.mark.parametrize(("key", "value", "words"), DEPLOY_BAD)
+def test_each_deploy_key_with_a_wrong_value_is_one_line(key: str, value: str, words: str) -> None:
+    variable = f"CCOPS_DEPLOY_{key.upper()}"
+    line = deploy_error({**DEPLOY_URL, variable: value})
+    assert line.startswith(f"ccops deploy: {key}: ") and words in line, line
+    assert f"(from environment variable {variable})" in line, line
+
+
+@pytest.mark.parametrize(
+    ("text", "words"),
+    [
+        (URLS + "bogus = 1\n", ["bogus: unknown key"]),
+        ("repo_url = \n", ["is not valid TOML"]),
+        (URLS + "watchdog_interval = -5\n", ["watchdog_interval", "(from data file"]),
+    ],
+)
+def test_a_bad_deploy_data_file_is_one_line(tmp_path: Path, text: str, words: list[str]) -> None:
+    data = tmp_path / "sandbox.toml"
+    data.write_text(text)
+    line = deploy_error({"CCOPS_DEPLOY_DATA": str(data)})
+    assert all(word in line for word in words), line
+
+
+def test_missing_deploy_data_file_and_unknown_variable() -> None:
+    assert "cannot read /no/such.toml" in deploy_error({"CCOPS_DEPLOY_DATA": "/no/such.toml"})
+    assert "unknown variable" in deploy_error({**DEPLOY_URL, "CCOPS_DEPLOY_AGENT_USR": "x"})
