@@ -33,10 +33,6 @@ def pids(setup: Setup) -> dict[str, int | None]:
     return {name: loops.status(name).pid for name in ("builder", "adversary")}
 
 
-def sh(cwd: Path, *args: str) -> None:
-    subprocess.run(["git", *args], cwd=cwd, check=True, capture_output=True)
-
-
 # Clones missing, deleted, detached, without upstream
 
 
@@ -73,22 +69,22 @@ def test_clone_deleted_mid_run_is_reported_and_back_once_recloned(live: Setup) -
 
 def test_unpushed_claim_on_a_detached_head_waits_for_its_push(live: Setup) -> None:
     work = live.root / "builder"
-    sh(work, "checkout", "-q", "--detach")
+    git.git("checkout", "-q", "--detach", cwd=work)
     (work / "STATUS.md").write_text(f"# STATUS\n{CLAIM}\n")
-    sh(work, "commit", "-qam", "claim, mid-rebase")
+    git.git("commit", "-qam", "claim, mid-rebase", cwd=work)
     assert ok(live.ccops("handoff")) == ""
-    sh(work, "push", "-q", "origin", "HEAD:main")
+    git.git("push", "-q", "origin", "HEAD:main", cwd=work)
     assert "pinged adversary" in ok(live.ccops("handoff"))
     assert wait_for(lambda: len(messages(live, "cc-ci-adv")) == 1, 5)
 
 
 def test_upstream_unset_reads_the_remote_not_unpushed_work(live: Setup) -> None:
     work = live.root / "builder"
-    sh(work, "branch", "--unset-upstream")
+    git.git("branch", "--unset-upstream", cwd=work)
     (work / "STATUS.md").write_text(f"# STATUS\n{CLAIM}\n")
-    sh(work, "commit", "-qam", "claim")
+    git.git("commit", "-qam", "claim", cwd=work)
     assert ok(live.ccops("handoff")) == ""
-    sh(work, "push", "-q", "origin", "HEAD:main")
+    git.git("push", "-q", "origin", "HEAD:main", cwd=work)
     assert "pinged adversary" in ok(live.ccops("handoff"))
 
 
