@@ -30,8 +30,9 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
         max_restarts=config.watchdog.max_restarts, window=config.watchdog.crash_window
     )
     store = watchdog_store(config)
-    report = [events.add("log-rotated", line=line)["line"] for line in rotate_logs(config)]
-    with store.transaction() as (state, save):
+    report: list[str] = []
+    with store.transaction() as (state, save):  # the tick lock: one tick rotates at a time
+        report += [events.add("log-rotated", line=line)["line"] for line in rotate_logs(config)]
         if store.problem:
             report.append(events.add("state-reset", problem=store.problem)["problem"])
         if state.done:  # decide() would do nothing: skip the mirror fetch and tmux reads
