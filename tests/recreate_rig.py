@@ -7,19 +7,16 @@ import json
 import os
 import signal
 import subprocess
-import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import pytest
+from conftest import CCOPS, Setup
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519
 from incus_env import IncusEnv, write_cert
-
-if TYPE_CHECKING:
-    from conftest import Setup
 
 NAME = "recreate-test"
 LIMIT = "limits.memory=512MiB"
@@ -79,6 +76,12 @@ class Rig:
         assert KEY not in result.stdout + result.stderr
         return result
 
+    def start(self, *args: str, **popen: Any) -> subprocess.Popen[str]:
+        """``vm recreate ARGS`` started in the background, with the auth key."""
+        argv = [*CCOPS, "-c", str(self.setup.config_file), "vm", "recreate", *args]
+        env = {**os.environ, "TEST_TS_AUTH_KEY": KEY}
+        return subprocess.Popen(argv, env=env, text=True, **popen)
+
     def api(self, path: str) -> Any:
         reply = self.env.api("GET", path, params={"project": self.env.project})
         return reply.json()
@@ -116,18 +119,7 @@ def rig(setup: Setup, incus: IncusEnv) -> Rig:
 
 def kill_when(rig: Rig, done: Callable[[dict[str, Any]], bool]) -> None:
     """Run ``recreate --confirm`` and SIGKILL it (and its children) once ``done(journal)``."""
-    argv = [
-        sys.executable,
-        "-m",
-        "ccops.cli",
-        "-c",
-        str(rig.setup.config_file),
-        "vm",
-        "recreate",
-        "--confirm",
-    ]
-    env = {**os.environ, "TEST_TS_AUTH_KEY": KEY}
-    run = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, text=True, start_new_session=True)
+    run = rig.start("--confirm", stdout=subprocess.PIPE, start_new_session=True)
     journal = rig.setup.root / "state" / "recreate.json"
     deadline = time.monotonic() + 60
     while not (journal.exists() and done(json.loads(journal.read_text()))):

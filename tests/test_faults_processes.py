@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 from conftest import CCOPS, Setup, events, fails, kill, messages, ok
 from incus_env import Vm
-from recreate_rig import KEY, Rig, kill_when
+from recreate_rig import Rig, kill_when
 
 from ccops.loops import Loops, LoopState, wait_for
 from ccops.rotation import previous
@@ -268,12 +268,8 @@ def test_concurrent_changes_one_runs_the_other_refuses(vm: Vm) -> None:
 
 
 def test_two_recreates_at_once_one_runs_the_other_refuses(rig: Rig) -> None:
-    argv = [*CCOPS, "-c", str(rig.setup.config_file), "vm", "recreate", "--confirm"]
-    env = {**os.environ, "TEST_TS_AUTH_KEY": KEY}
-    runs = [
-        subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-        for _ in range(2)
-    ]
+    pipes = {"stdout": subprocess.PIPE, "stderr": subprocess.PIPE}
+    runs = [rig.start("--confirm", **pipes) for _ in range(2)]
     results = [(run.wait(120), run.stderr.read() if run.stderr else "") for run in runs]
     assert sorted(code for code, _ in results) == [0, 4], results
     assert any("wait for it to finish" in err for _, err in results)

@@ -5,14 +5,13 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import ssl
 import subprocess
 import time
 from functools import partial
 
 import pytest
-from conftest import CCOPS, command_lines, fails, ok
+from conftest import command_lines, fails, ok
 from recreate_rig import KEY, NAME, Rig, tls_pair
 
 from ccops.incus import Incus
@@ -43,9 +42,7 @@ def test_a_fingerprint_pin_reaches_terraform_as_the_verified_certificate(rig: Ri
 
 def run_watching_argv(rig: Rig) -> tuple[str, set[str]]:
     """``recreate --confirm``, reading every process's argv every 10 ms while it runs."""
-    argv = [*CCOPS, "-c", str(rig.setup.config_file), "vm", "recreate", "--confirm"]
-    env = {**os.environ, "TEST_TS_AUTH_KEY": KEY}
-    run = subprocess.Popen(argv, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    run = rig.start("--confirm", stdout=subprocess.PIPE, stderr=subprocess.PIPE)
     seen: set[str] = set()
     while run.poll() is None:
         seen.update(command_lines())
