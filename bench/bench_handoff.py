@@ -25,11 +25,11 @@ from collections.abc import Callable
 from functools import partial
 from pathlib import Path
 
-from ccops import git
 from ccops.config import Config
-from ccops.loops import Loops, wait_for
-from ccops.rehearsal import create_workspace, load_rehearsal_config
-from ccops.supervisor import handoff_tick, watchdog_tick
+from ccops.runners import git
+from ccops.usecases.loops import Loops, wait_for
+from ccops.usecases.rehearsal import create_workspace, load_rehearsal_config
+from ccops.usecases.supervisor import handoff_tick, watchdog_tick
 
 CCOPS = [sys.executable, "-m", "ccops.cli"]
 

@@ -18,9 +18,9 @@ import time
 from pathlib import Path
 
 from ccops.config import Config
-from ccops.loops import Loops, LoopState, wait_for
-from ccops.rehearsal import create_workspace, load_rehearsal_config
-from ccops.supervisor import watchdog_tick
+from ccops.usecases.loops import Loops, LoopState, wait_for
+from ccops.usecases.rehearsal import create_workspace, load_rehearsal_config
+from ccops.usecases.supervisor import watchdog_tick
 
 
 def starts(record: Path) -> int:

@@ -26,9 +26,9 @@ from incus_env import IncusEnv, incus_environment
 from test_recreate import KEY, LIMIT, NAME, STANDIN, ssh_key, tls_pair
 
 from ccops.config import load_config
-from ccops.incus import Incus
-from ccops.preconditions import apply, load, verify
-from ccops.recreate import Recreate
+from ccops.runners.incus import Incus
+from ccops.usecases.preconditions import apply, load, verify
+from ccops.usecases.recreate import Recreate
 
 
 def write_config(env: IncusEnv, root: Path) -> Path:

@@ -19,7 +19,7 @@ from collections.abc import Callable
 
 import libtmux
 
-from ccops.tmux import TmuxServer
+from ccops.runners.tmux import TmuxServer
 
 SESSION = "cc-ci-builder"
 

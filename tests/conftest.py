@@ -16,12 +16,12 @@ from typing import Any
 
 import pytest
 
-from ccops import git
 from ccops.config import Config, load_config
-from ccops.events import EventLog
-from ccops.loops import Loops, LoopState, wait_for
-from ccops.standin import read_records
-from ccops.supervisor import handoff_tick
+from ccops.runners import git
+from ccops.statedir.events import EventLog
+from ccops.testing.standin import read_records
+from ccops.usecases.loops import Loops, LoopState, wait_for
+from ccops.usecases.supervisor import handoff_tick
 
 pytest_plugins = ["incus_env", "nspawn_env", "recreate_rig"]
 
@@ -96,7 +96,7 @@ class Setup:
             "tmux": {"socket": self.socket},
             "claude": {
                 "command": [
-                    sys.executable, "-m", "ccops.standin",
+                    sys.executable, "-m", "ccops.testing.standin",
                     "--record", str(self.records / "{session}.jsonl"),
                 ],
                 "allow_root": True,

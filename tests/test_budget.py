@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from ccops.budget import budget, parse_size
+from ccops.decisions.budget import budget, parse_size
 
 GB, GiB = 10**9, 2**30
 

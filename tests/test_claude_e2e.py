@@ -19,9 +19,9 @@ import pytest
 from claude_api import FakeMessagesAPI
 from conftest import Setup
 
-from ccops.delivery import Delivery, Outcome, composer_text
-from ccops.loops import Loops, wait_for
-from ccops.tmux import TmuxServer
+from ccops.runners.tmux import TmuxServer
+from ccops.usecases.delivery import Delivery, Outcome, composer_text
+from ccops.usecases.loops import Loops, wait_for
 
 CLAUDE_VERSION = "2.1.331"
 CLAUDE_BIN = (

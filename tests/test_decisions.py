@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from ccops import handoff, watchdog
-from ccops.markers import parse_status
+from ccops.decisions import handoff, watchdog
+from ccops.decisions.markers import parse_status
 
 CASES = Path(__file__).parent / "cases"
 

@@ -22,8 +22,8 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from nspawn_env import free_port
 
-from ccops.loops import wait_for
-from ccops.standin import read_records
+from ccops.testing.standin import read_records
+from ccops.usecases.loops import wait_for
 
 if TYPE_CHECKING:
     from nspawn_env import NspawnHost
@@ -32,7 +32,9 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 PYINFRA = CHECKOUT / ".venv" / "bin" / "pyinfra"
 AGENT = "ccops"
 BUILDER = "/srv/cc-ci/cc-ci"
-STANDIN = "/opt/ccops/bin/python -m ccops.standin --record /var/lib/ccops/records/{session}.jsonl"
+STANDIN = (
+    "/opt/ccops/bin/python -m ccops.testing.standin --record /var/lib/ccops/records/{session}.jsonl"
+)
 UNITS = ("ccops-tmux.service", "ccops-watchdog.timer", "ccops-handoff.timer",
          "ccops-handoff.path")  # fmt: skip
 WATCHDOG_INTERVAL = 5  # seconds: the timer's catch-up is observable within a test

@@ -18,7 +18,7 @@ from conftest import Setup
 from nspawn_env import free_port
 from test_recreate import tls_pair
 
-from ccops import git
+from ccops.runners import git
 
 if TYPE_CHECKING:
     from incus_env import IncusEnv

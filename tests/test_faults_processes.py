@@ -22,9 +22,9 @@ from conftest import CCOPS, Setup, events, fails, kill, messages, ok
 from incus_env import Vm
 from recreate_rig import Rig, kill_when
 
-from ccops.loops import Loops, LoopState, wait_for
-from ccops.rotation import previous
-from ccops.supervisor import handoff_tick, watchdog_tick
+from ccops.statedir.rotation import previous
+from ccops.usecases.loops import Loops, LoopState, wait_for
+from ccops.usecases.supervisor import handoff_tick, watchdog_tick
 
 CLAIM = "- Gate 1: runner — CLAIMED 2026-11-25"
 
@@ -80,7 +80,7 @@ def crash_the_builder_only(setup: Setup, delay: float, **watchdog: object) -> No
     crasher = setup.root / "crash.sh"
     crasher.write_text(CRASHER.format(delay=delay))
     crasher.chmod(0o755)
-    standin = [sys.executable, "-m", "ccops.standin", "--record"]
+    standin = [sys.executable, "-m", "ccops.testing.standin", "--record"]
     standin.append(str(setup.records / "{session}.jsonl"))
     setup.write_config(claude={"command": [str(crasher), *standin]}, watchdog=watchdog)
 

@@ -7,10 +7,10 @@ from concurrent.futures import ThreadPoolExecutor
 
 from conftest import Setup, messages
 
-from ccops import git
-from ccops.handoff import Ping
-from ccops.loops import Loops, wait_for
-from ccops.supervisor import handoff_tick, ping_id
+from ccops.decisions.handoff import Ping
+from ccops.runners import git
+from ccops.usecases.loops import Loops, wait_for
+from ccops.usecases.supervisor import handoff_tick, ping_id
 
 CLAIM = "- Gate 1: runner — CLAIMED 2026-11-25"
 

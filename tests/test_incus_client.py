@@ -1,4 +1,4 @@
-"""ccops.incus in-process against the real incusd: how operations end, read from the body."""
+"""ccops.runners.incus in-process against the real incusd: how operations end, from the body."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 from conftest import Setup
 
 from ccops.errors import IncusTimeoutError
-from ccops.incus import Incus, OperationFailedError, Outcome
+from ccops.runners.incus import Incus, OperationFailedError, Outcome
 
 if TYPE_CHECKING:
     from incus_env import IncusEnv

@@ -15,9 +15,9 @@ from conftest import CCOPS, Setup
 from typer.testing import CliRunner
 
 from ccops.cli import app
-from ccops.logs import follow, tail
-from ccops.loops import Loops, LoopState, StartAction, wait_for
-from ccops.prompts import render_prompt
+from ccops.statedir.logs import follow, tail
+from ccops.usecases.loops import Loops, LoopState, StartAction, wait_for
+from ccops.usecases.prompts import render_prompt
 
 
 def test_start_twice_keeps_the_same_pane(setup: Setup) -> None:

@@ -8,7 +8,7 @@ import pytest
 
 from ccops.config import Config
 from ccops.errors import ConfigError
-from ccops.prompts import render_prompt
+from ccops.usecases.prompts import render_prompt
 
 COMMON = [
     "coordinate ONLY through the git repo",

@@ -14,8 +14,8 @@ import pytest
 from conftest import command_lines, fails, ok
 from recreate_rig import KEY, NAME, Rig, tls_pair
 
-from ccops.incus import Incus
-from ccops.preconditions import apply, load
+from ccops.runners.incus import Incus
+from ccops.usecases.preconditions import apply, load
 
 OTHER_KEY = "ssh-ed25519 AAAAC3NzaC1lZDI1NTE5AAAAIOtherKeyOtherKeyOtherKeyOtherKeyOtherKey0 other"
 
@@ -55,7 +55,9 @@ def run_watching_argv(rig: Rig) -> tuple[str, set[str]]:
 def test_confirm_replaces_reapplies_and_verifies(rig: Rig) -> None:
     before = rig.uuid()
     out, argvs = run_watching_argv(rig)
-    assert any("ccops.tfrun" in argv and " apply " in argv for argv in argvs), "missed Terraform"
+    assert any("ccops.runners.tfrun" in argv and " apply " in argv for argv in argvs), (
+        "missed Terraform"
+    )
     assert not [argv for argv in argvs if KEY in argv], "the key was in an argv"
     assert rig.uuid() != before, "the instance was not replaced"
     for step in ("preflight: ok", "plan: done", "apply: done", "wait: done"):

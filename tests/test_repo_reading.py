@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from ccops import git
-from ccops.markers import parse_status
+from ccops.decisions.markers import parse_status
+from ccops.runners import git
 
 
 def sh(cwd: Path, *args: str) -> str:

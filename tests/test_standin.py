@@ -17,7 +17,7 @@ from typing import Any, TypeVar
 
 import pytest
 
-from ccops.standin import InputParser
+from ccops.testing.standin import InputParser
 
 RULE_CHAR = "\u2500"
 EMPTY_COMPOSER = "\u276f\u00a0"
@@ -164,7 +164,15 @@ def launch(
 ) -> StandIn:
     """Start the stand-in in a detached 120x40 session and wait until it is ready."""
     record = tmp_path / "records" / "standin.jsonl"
-    command = [sys.executable, "-m", "ccops.standin", "--record", str(record), *args, prompt]
+    command = [
+        sys.executable,
+        "-m",
+        "ccops.testing.standin",
+        "--record",
+        str(record),
+        *args,
+        prompt,
+    ]
     tmux.run(
         *tmux_prefix,
         "new-session",
@@ -285,7 +293,7 @@ def test_exit_command_sets_exit_status(tmux: Tmux, tmp_path: Path) -> None:
 
 
 def test_unknown_flag_and_extra_prompt_are_usage_errors(tmp_path: Path) -> None:
-    base = [sys.executable, "-m", "ccops.standin"]
+    base = [sys.executable, "-m", "ccops.testing.standin"]
     for extra in (["--bogus", "prompt"], ["one", "two"], []):
         result = subprocess.run(
             [*base, *extra], check=False, capture_output=True, text=True, timeout=30

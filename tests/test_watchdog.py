@@ -10,9 +10,9 @@ import sys
 
 from conftest import Setup, events, kill
 
-from ccops import git
-from ccops.loops import Loops, LoopState
-from ccops.supervisor import watchdog_tick
+from ccops.runners import git
+from ccops.usecases.loops import Loops, LoopState
+from ccops.usecases.supervisor import watchdog_tick
 
 
 def test_dead_and_missing_loops_are_restarted(repos: Setup) -> None:

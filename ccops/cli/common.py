@@ -11,7 +11,7 @@ import typer
 
 from ccops.config import Config, load_config
 from ccops.errors import CcopsError
-from ccops.loops import LoopState, LoopStatus
+from ccops.usecases.loops import LoopState, LoopStatus
 
 if TYPE_CHECKING:
     from rich.table import Table

@@ -7,8 +7,8 @@ from typing import Annotated
 import typer
 
 from ccops.cli.common import config_of, print_json
-from ccops.doctor import Status, run_checks
 from ccops.errors import DoctorError
+from ccops.usecases.doctor import Status, run_checks
 
 
 def doctor(

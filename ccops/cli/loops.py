@@ -14,9 +14,9 @@ from rich.console import Console
 from ccops.cli.common import config_of, print_json, status_table
 from ccops.config import AgentName
 from ccops.errors import ConfigError, NotRunningError
-from ccops.logs import follow, tail
-from ccops.loops import Loops, LoopState, mark_crashloop, selected
-from ccops.supervisor import clear_after_start, hold_after_stop, watchdog_store
+from ccops.statedir.logs import follow, tail
+from ccops.usecases.loops import Loops, LoopState, mark_crashloop, selected
+from ccops.usecases.supervisor import clear_after_start, hold_after_stop, watchdog_store
 
 app = typer.Typer(help="Run the Builder and Adversary loops in tmux.", no_args_is_help=True)
 

@@ -8,8 +8,8 @@ import typer
 from rich.console import Console
 
 from ccops.cli.common import status_table
-from ccops.loops import LoopStatus
-from ccops.rehearsal import rehearse as run_rehearsal
+from ccops.usecases.loops import LoopStatus
+from ccops.usecases.rehearsal import rehearse as run_rehearsal
 
 
 def rehearse(

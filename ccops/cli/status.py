@@ -9,7 +9,7 @@ import typer
 from rich.console import Console
 
 from ccops.cli.common import config_of, duration, print_json, status_table
-from ccops.overview import overview
+from ccops.usecases.overview import overview
 
 
 def status(

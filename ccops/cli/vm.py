@@ -6,12 +6,12 @@ from typing import Annotated
 
 import typer
 
-from ccops.budget import budget, human, parse_size
 from ccops.cli.common import config_of, duration, print_json
 from ccops.config import Config
+from ccops.decisions.budget import budget, human, parse_size
 from ccops.errors import ConfigError, OverBudgetError
-from ccops.incus import Incus
-from ccops.vm import VmActions, instance_state, vm_lock
+from ccops.runners.incus import Incus
+from ccops.usecases.vm import VmActions, instance_state, vm_lock
 
 app = typer.Typer(help="Inspect and rescue the cc-nix-test Incus VM.", no_args_is_help=True)
 
@@ -145,7 +145,7 @@ def trust(
     ] = False,
 ) -> None:
     """Show the Incus server certificate; with --accept, pin it."""
-    from ccops.trust import (  # noqa: PLC0415 - only trust pays for cryptography
+    from ccops.usecases.trust import (  # noqa: PLC0415 - only trust pays for cryptography
         pinned_fingerprint,
         server_certificate,
         store_pin,
@@ -193,7 +193,7 @@ def recreate(
 
     Without --confirm: check everything and show the plan, changing nothing.
     """
-    from ccops.recreate import Recreate  # noqa: PLC0415 - cryptography and terraform: slow
+    from ccops.usecases.recreate import Recreate  # noqa: PLC0415 - cryptography and terraform: slow
 
     if confirm and resume:
         raise ConfigError("use --confirm for a new recreate or --resume for an interrupted one")
@@ -210,7 +210,7 @@ def preconditions_cmd(
     ] = False,
 ) -> None:
     """Check (or --apply) the VM's TLS cert and root key, as recreate's steps 5 and 6 do."""
-    from ccops import preconditions  # noqa: PLC0415 - cryptography: slow
+    from ccops.usecases import preconditions  # noqa: PLC0415 - cryptography: slow
 
     config = config_of(ctx)
     name = config.incus.instance

@@ -1,7 +1,7 @@
 """How one agent process is launched: its argv, its environment, and the exec step.
 
 tmux cannot carry a command longer than about 16 KB, and a prompt can be longer, so ccops
-writes a launch spec (argv, env, cwd) to the state dir and starts ``python -m ccops.agent
+writes a launch spec (argv, env, cwd) to the state dir and starts ``python -m ccops.runners.claude
 SPEC`` in the pane, which replaces itself with the agent: the pane's pid is the agent's pid
 and the prompt reaches it as one positional argument, never through a pipe or a shell.
 """
@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ccops.errors import AgentCommandError, RootRefusedError
-from ccops.state import write_atomic
+from ccops.statedir.files import write_atomic
 
 if TYPE_CHECKING:
     from ccops.config import AgentName, Config
@@ -82,7 +82,7 @@ def write_spec(spec: LaunchSpec, path: Path) -> None:
 
 def pane_command(spec_path: Path) -> list[str]:
     """The argv tmux runs in the pane: this module, exec'ing the spec."""
-    return [sys.executable, "-m", "ccops.agent", str(spec_path)]
+    return [sys.executable, "-m", "ccops.runners.claude", str(spec_path)]
 
 
 def exec_spec(spec_path: Path, environ: Mapping[str, str]) -> int:

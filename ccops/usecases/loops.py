@@ -12,12 +12,12 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ccops.agent import launch_spec, pane_command, write_spec
 from ccops.config import AgentName, Config
 from ccops.errors import ConfigError
-from ccops.prompts import render_prompt
-from ccops.state import locked, write_atomic
-from ccops.tmux import Pane, TmuxServer
+from ccops.runners.claude import launch_spec, pane_command, write_spec
+from ccops.runners.tmux import Pane, TmuxServer
+from ccops.statedir.files import locked, write_atomic
+from ccops.usecases.prompts import render_prompt
 
 LOCK_TIMEOUT = 30.0
 

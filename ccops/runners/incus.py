@@ -19,7 +19,6 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ccops import http, proxy
 from ccops.config import Config, mask_url_secret
 from ccops.errors import (
     ConfigError,
@@ -30,7 +29,8 @@ from ccops.errors import (
     TlsPinError,
     UnreachableError,
 )
-from ccops.http import httpx
+from ccops.runners import http, proxy
+from ccops.runners.http import httpx
 
 TIMEOUT_KEY = "incus.timeout"
 """The setting that bounds each step of a call (connect, SOCKS5, TLS, each read)."""
@@ -174,7 +174,8 @@ class Incus:
         """One HTTP call; transport failures become one-line ccops errors.
 
         Failures to reach Incus at all (the proxy, its handshake, the TCP connection) are
-        already ccops errors from :func:`ccops.proxy.connect`; what fails later is mapped here.
+        already ccops errors from :func:`ccops.runners.proxy.connect`; what fails later is
+        mapped here.
         """
         try:
             return self.http.request(method, path, **kwargs)
@@ -183,7 +184,7 @@ class Incus:
                 f"{self.route} did not answer {method} {path} within "
                 f"{self.config.timeout:g} s ({TIMEOUT_KEY})"
             ) from None
-        except httpx.ConnectError as exc:  # TLS: the TCP connection is made by ccops.proxy
+        except httpx.ConnectError as exc:  # TLS: the TCP connection is made by ccops.runners.proxy
             raise self._tls_error(exc) from None
         except httpx.TransportError as exc:
             unsure = "" if method == "GET" else "; whether Incus carried it out is unknown"

@@ -13,7 +13,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict
 
-from ccops.markers import StatusMarkers
+from ccops.decisions.markers import StatusMarkers
 
 
 class _Data(BaseModel):

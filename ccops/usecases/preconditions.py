@@ -18,7 +18,7 @@ from cryptography.hazmat.primitives import serialization
 
 from ccops.config import Config
 from ccops.errors import PreconditionError
-from ccops.incus import Incus
+from ccops.runners.incus import Incus
 
 EXPIRY_WARNING = timedelta(days=14)
 AUTHORIZED_KEYS = "/root/.ssh/authorized_keys"

@@ -1,6 +1,7 @@
 """Pinning the Incus server certificate: the first look at it, and storing the pin.
 
-Separate from :mod:`ccops.vm` because it needs ``cryptography``, which only ``vm trust`` uses.
+Separate from :mod:`ccops.usecases.vm` because it needs ``cryptography``, which only
+``vm trust`` uses.
 """
 
 from __future__ import annotations
@@ -13,10 +14,10 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ccops import proxy
 from ccops.config import Config
-from ccops.incus import TIMEOUT_KEY, fingerprint, pin_path
-from ccops.state import write_atomic
+from ccops.runners import proxy
+from ccops.runners.incus import TIMEOUT_KEY, fingerprint, pin_path
+from ccops.statedir.files import write_atomic
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,7 @@ from collections import deque
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
-from ccops.rotation import previous
+from ccops.statedir.rotation import previous
 
 # CSI, OSC (BEL- or ST-terminated), and two-byte escapes; then other control characters.
 _ESCAPES = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]|\x1b\][^\x07\x1b]*(?:\x07|\x1b\\)|\x1b[@-_]")

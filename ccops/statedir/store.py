@@ -14,7 +14,7 @@ from typing import Generic, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ccops.state import locked, write_atomic
+from ccops.statedir.files import locked, write_atomic
 
 TICK_LOCK_TIMEOUT = 120.0
 S = TypeVar("S", bound=BaseModel)

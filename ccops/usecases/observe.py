@@ -9,11 +9,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ccops import git
 from ccops.config import AgentName, Config
-from ccops.loops import Loops
-from ccops.markers import StatusMarkers, parse_status
-from ccops.watchdog import LoopSeen
+from ccops.decisions.markers import StatusMarkers, parse_status
+from ccops.decisions.watchdog import LoopSeen
+from ccops.runners import git
+from ccops.usecases.loops import Loops
 
 
 @dataclass(frozen=True)

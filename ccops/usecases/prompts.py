@@ -12,9 +12,9 @@ from ccops.errors import ConfigError
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
 CLAIM_MARKER = "CLAIMED"
-_HERE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]
 # In a wheel the templates sit inside the package; in a checkout, beside it.
-_BUILTIN_DIRS = (_HERE / "prompts", _HERE.parent / "prompts")
+_BUILTIN_DIRS = (_PACKAGE / "prompts", _PACKAGE.parent / "prompts")
 
 
 def builtin_prompt_dir() -> Path:

@@ -25,9 +25,8 @@ from typing import Any
 
 from cryptography import x509
 
-from ccops import git, proxy
-from ccops.budget import budget, human, parse_size
 from ccops.config import AGENT_NAMES, AgentName, Config, mask_url_secret
+from ccops.decisions.budget import budget, human, parse_size
 from ccops.errors import (
     CcopsError,
     NotTrustedError,
@@ -35,8 +34,9 @@ from ccops.errors import (
     TlsPinError,
     UnreachableError,
 )
-from ccops.incus import Incus
-from ccops.preconditions import EXPIRY_WARNING
+from ccops.runners import git, proxy
+from ccops.runners.incus import Incus
+from ccops.usecases.preconditions import EXPIRY_WARNING
 
 SYSTEMD = Path("/run/systemd/system")
 UNITS = ("ccops-tmux.service", "ccops-watchdog.timer", "ccops-handoff.timer", "ccops-handoff.path")

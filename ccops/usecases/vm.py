@@ -14,16 +14,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ccops import proxy
 from ccops.config import Config
 from ccops.errors import (
     CcopsError,
     IncusError,
     IncusTimeoutError,
 )
-from ccops.events import EventLog
-from ccops.incus import Incus, OperationFailedError
-from ccops.state import locked
+from ccops.runners import proxy
+from ccops.runners.incus import Incus, OperationFailedError
+from ccops.statedir.events import EventLog
+from ccops.statedir.files import locked
 
 POLL = 0.5
 

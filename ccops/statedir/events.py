@@ -8,7 +8,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from ccops.state import unwritable
+from ccops.statedir.files import unwritable
 
 
 class EventLog:

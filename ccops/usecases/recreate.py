@@ -16,9 +16,8 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from ccops import preconditions
-from ccops.budget import budget, parse_size
 from ccops.config import Config
+from ccops.decisions.budget import budget, parse_size
 from ccops.errors import (
     CcopsError,
     ConfigError,
@@ -27,11 +26,12 @@ from ccops.errors import (
     OverBudgetError,
     PreconditionError,
 )
-from ccops.events import EventLog
-from ccops.incus import Incus
-from ccops.state import write_atomic
-from ccops.terraform import Terraform
-from ccops.vm import until_reachable
+from ccops.runners.incus import Incus
+from ccops.runners.terraform import Terraform
+from ccops.statedir.events import EventLog
+from ccops.statedir.files import write_atomic
+from ccops.usecases import preconditions
+from ccops.usecases.vm import until_reachable
 
 STEPS = ("plan", "apply", "wait", "preconditions", "verify")
 REMOTE = "ccops"

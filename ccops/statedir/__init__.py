@@ -1,0 +1,1 @@
+"""ccops's state dir: atomic files, locks, stores, the event log and log rotation."""

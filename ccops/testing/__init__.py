@@ -1,0 +1,1 @@
+"""Stand-ins for tests and the rehearsal; not used by production code."""

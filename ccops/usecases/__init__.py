@@ -1,0 +1,1 @@
+"""Use cases: observe, decide (through decisions/), act (through runners/), record."""
