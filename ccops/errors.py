@@ -1,7 +1,8 @@
 """Every failure ccops reports, each with its one-line message and exit code.
 
 Commands raise these; the CLI prints ``ccops: <message>`` on stderr and exits with
-``exit_code``. Nothing else in ccops decides exit codes.
+``exit_code``. Nothing else in ccops decides exit codes. Each class's docstring is its row in
+README's exit-code table (tests/test_errors.py holds them equal).
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import ClassVar
 
 
 class CcopsError(Exception):
-    """Base class: a failure the operator can fix, shown as one line."""
+    """Unexpected failure (one line; `CCOPS_DEBUG=1` shows the traceback)."""
 
     exit_code: ClassVar[int] = 1
 
@@ -21,49 +22,49 @@ class CcopsError(Exception):
 
 
 class ConfigError(CcopsError):
-    """The configuration (file, environment or argument) is wrong."""
+    """Bad configuration or usage (including a missing workdir or an unwritable state dir)."""
 
     exit_code = 2
 
 
 class TmuxError(CcopsError):
-    """tmux is missing or refused a command."""
+    """Tmux missing or failed."""
 
     exit_code = 3
 
 
 class BusyError(CcopsError):
-    """Another ccops holds the lock for the same thing."""
+    """Busy: another ccops held the loop's lock for more than 30 s."""
 
     exit_code = 4
 
 
 class RootRefusedError(CcopsError):
-    """An agent would run as root without ``claude.allow_root``."""
+    """Refused to run an agent as root (`claude.allow_root` is false)."""
 
     exit_code = 5
 
 
 class AgentCommandError(CcopsError):
-    """The program in ``claude.command`` cannot be run."""
+    """The agent command (`claude.command`) is not on PATH."""
 
     exit_code = 6
 
 
 class NotRunningError(CcopsError):
-    """The loop asked for has no session or no log yet."""
+    """Loop not running (`attach`, `logs` before the first start)."""
 
     exit_code = 7
 
 
 class RehearsalError(CcopsError):
-    """A rehearsal check did not hold."""
+    """A rehearsal check failed."""
 
     exit_code = 8
 
 
 class ProxyUnreachableError(CcopsError):
-    """The SOCKS5 proxy in ``incus.proxy`` does not answer."""
+    """The SOCKS proxy (`incus.proxy`) does not answer."""
 
     exit_code = 9
 
@@ -75,7 +76,7 @@ class TlsPinError(CcopsError):
 
 
 class NotTrustedError(CcopsError):
-    """Incus does not trust ccops's client certificate."""
+    """Incus does not trust ccops's client certificate (HTTP 403)."""
 
     exit_code = 11
 
@@ -87,73 +88,63 @@ class IncusNotFoundError(CcopsError):
 
 
 class IncusError(CcopsError):
-    """Incus failed an operation, or answered something ccops cannot read."""
+    """An Incus operation failed (Incus's own text), or an answer ccops cannot read."""
 
     exit_code = 13
 
 
 class IncusTimeoutError(CcopsError):
-    """Incus, or the instance, did not get there in time."""
+    """Timed out waiting for Incus or the instance."""
 
     exit_code = 14
 
 
 class OverBudgetError(CcopsError):
-    """The project's instances would use more RAM than ``incus.ram_cap``."""
+    """The project's RAM would exceed `incus.ram_cap`."""
 
     exit_code = 15
 
 
 class UnreachableError(CcopsError):
-    """A host or port (the Incus API, the VM's SSH) does not answer."""
+    """Unreachable: the Incus API, or the VM's SSH at `vm.reach_address`."""
 
     exit_code = 16
 
 
 class TerraformError(CcopsError):
-    """Terraform failed or did not finish in time."""
+    """Terraform failed or timed out."""
 
     exit_code = 17
 
 
 class PreconditionError(CcopsError):
-    """An input of ``vm recreate`` is wrong, or a re-applied file did not read back right."""
+    """A `vm recreate` input is wrong (cert, key, public key, auth key), or a re-applied file
+    did not read back right."""
 
     exit_code = 18
 
 
 class JournalError(CcopsError):
-    """A ``vm recreate`` journal is unfinished (use --resume), or there is none to resume."""
+    """`vm recreate`: a journal is unfinished (use `--resume`), or there is nothing to resume."""
 
     exit_code = 19
 
 
 class DoctorError(CcopsError):
-    """``ccops doctor`` found at least one failing check."""
+    """`ccops doctor` found at least one failure."""
 
     exit_code = 20
 
 
-EXIT_CODES: dict[int, str] = {
-    0: "success",
-    1: "unexpected failure",
-    2: "bad configuration or usage",
-    3: "tmux missing or failed",
-    4: "busy: another ccops holds the lock",
-    5: "refused to run an agent as root",
-    6: "agent command not found",
-    7: "loop not running",
-    8: "rehearsal check failed",
-    9: "SOCKS proxy unreachable",
-    10: "Incus server certificate not pinned or not matching the pin",
-    11: "client certificate not trusted by Incus",
-    12: "Incus project or instance not found",
-    13: "Incus operation failed or unreadable answer",
-    14: "timed out waiting for Incus or the instance",
-    15: "RAM cap of the Incus project exceeded",
-    16: "host unreachable (Incus API or the VM's SSH)",
-    17: "terraform failed or timed out",
-    18: "a recreate precondition is wrong or did not verify",
-    19: "recreate journal: unfinished (use --resume) or nothing to resume",
-    20: "doctor found failures",
-}
+class GitError(CcopsError):
+    """Git failed: a clone, fetch or push check (git's own first error line)."""
+
+    exit_code = 21
+
+
+class OperationFailedError(IncusError):
+    """An Incus operation ended in failure; ``reason`` is Incus's own text."""
+
+    def __init__(self, what: str, reason: str) -> None:
+        super().__init__(f"{what} failed: {reason}")
+        self.reason = reason

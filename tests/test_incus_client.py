@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING
 import pytest
 from conftest import Setup
 
-from ccops.errors import IncusTimeoutError
-from ccops.runners.incus import Incus, OperationFailedError, Outcome
+from ccops.errors import IncusTimeoutError, OperationFailedError
+from ccops.runners.incus import Incus, Outcome
 
 if TYPE_CHECKING:
     from incus_env import IncusEnv

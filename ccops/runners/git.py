@@ -9,17 +9,13 @@ from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
 from ccops.config import mask_url_secret
-from ccops.errors import CcopsError
+from ccops.errors import GitError
 
 GIT_TIMEOUT = 60.0
 _IDENTITY = ("-c", "user.name=ccops", "-c", "user.email=ccops@localhost")
 # A credential helper that answers with the password from the environment, so a password in
 # repo.url reaches git neither in argv nor in the mirror's config file.
 _ENV_CREDENTIAL_HELPER = '!f() { test "$1" = get && echo "password=$CCOPS_GIT_PASSWORD"; }; f'
-
-
-class GitError(CcopsError):
-    """A git command failed."""
 
 
 def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:

@@ -26,6 +26,7 @@ from ccops.errors import (
     IncusNotFoundError,
     IncusTimeoutError,
     NotTrustedError,
+    OperationFailedError,
     TlsPinError,
     UnreachableError,
 )
@@ -55,14 +56,6 @@ class InstanceFile:
     gid: int
     mode: int
     kind: str  # file, directory or symlink
-
-
-class OperationFailedError(IncusError):
-    """An Incus operation ended in failure; ``reason`` is Incus's own text."""
-
-    def __init__(self, what: str, reason: str) -> None:
-        super().__init__(f"{what} failed: {reason}")
-        self.reason = reason
 
 
 def pin_path(config: Config) -> Path:

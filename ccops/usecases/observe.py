@@ -12,6 +12,7 @@ from pathlib import Path
 from ccops.config import AgentName, Config
 from ccops.decisions.markers import StatusMarkers, parse_status
 from ccops.decisions.watchdog import LoopSeen
+from ccops.errors import GitError
 from ccops.runners import git
 from ccops.usecases.loops import Loops
 
@@ -49,7 +50,7 @@ def read_done_source(config: Config) -> Reading:
     mirror = config.paths.state_dir / "mirror.git"
     try:
         git.mirror(config.repo.url, mirror)
-    except git.GitError as error:
+    except GitError as error:
         return Reading(problem=f"cannot update the mirror of repo.url: {error}")
     return read_pushed(mirror, "STATUS.md")
 

@@ -19,9 +19,10 @@ from ccops.errors import (
     CcopsError,
     IncusError,
     IncusTimeoutError,
+    OperationFailedError,
 )
 from ccops.runners import proxy
-from ccops.runners.incus import Incus, OperationFailedError
+from ccops.runners.incus import Incus
 from ccops.statedir.events import EventLog
 from ccops.statedir.files import locked
 
