@@ -23,8 +23,9 @@ from incus_env import Vm
 from recreate_rig import Rig, kill_when
 
 from ccops.statedir.rotation import previous
+from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import Loops, LoopState, wait_for
-from ccops.usecases.supervisor import handoff_tick, watchdog_tick
+from ccops.usecases.watchdog_tick import watchdog_tick
 
 CLAIM = "- Gate 1: runner — CLAIMED 2026-11-25"
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 from ccops.config import AGENT_NAMES, Config
+from ccops.statedir.decision_stores import handoff_store, watchdog_store
 from ccops.statedir.events import EventLog
 from ccops.usecases.loops import Loops, mark_crashloop
-from ccops.usecases.supervisor import handoff_store, watchdog_store
 
 RECENT_EVENTS = 512 * 1024  # bytes of the event log read: enough for days of ticks
 
