@@ -43,7 +43,7 @@ def start(
 ) -> None:
     """Start the loop(s): alive → left alone, dead → respawned, missing → created.
 
-    Starting a loop by hand also clears its crash-loop mark.
+    Starting a loop by hand also ends its crash backoff: one still waiting starts at once.
     """
     started, done = start_loops(config_of(ctx), _name(agent), after_done)
     for loop in started:

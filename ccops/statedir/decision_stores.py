@@ -8,7 +8,7 @@ from ccops.statedir.store import StateStore
 
 
 def watchdog_store(config: Config) -> StateStore[watchdog.WatchdogState]:
-    """The watchdog's state: restarts, crash loops, operator holds, DONE."""
+    """The watchdog's state: restarts, crash backoffs, operator holds, DONE."""
     return StateStore(config.paths.state_dir, "watchdog", watchdog.WatchdogState)
 
 

@@ -6,6 +6,7 @@ hand stays down.
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -13,7 +14,7 @@ from ccops.config import AgentName, Config
 from ccops.decisions import watchdog
 from ccops.errors import NotRunningError
 from ccops.statedir.decision_stores import watchdog_store
-from ccops.usecases.loops import Loops, LoopState, LoopStatus, StartAction, mark_crashloop, selected
+from ccops.usecases.loops import Loops, LoopState, LoopStatus, StartAction, mark_waiting, selected
 
 
 @dataclass(frozen=True)
@@ -37,14 +38,17 @@ class Stopped:
 def start_loops(
     config: Config, name: AgentName | None, after_done: bool
 ) -> tuple[list[Started], bool]:
-    """Start the loop(s) and clear their crash-loop marks (and DONE with ``after_done``).
+    """Start the loop(s) and clear their crash backoff (and DONE with ``after_done``).
+
+    A loop still waiting out a backoff is restarted at once.
 
     Returns what each start did, and whether a recorded DONE still keeps the watchdog idle.
     """
     loops = Loops(config)
+    state = watchdog_store(config).read()
     started, done = [], False
     for each in selected(name):
-        action = loops.start(each)
+        action = loops.start(each, wake=state.waiting(each, time.time()) is not None)
         done = clear_after_start(config, each, after_done)
         started.append(Started(each, loops.session(each), action))
     return started, done
@@ -61,10 +65,10 @@ def stop_loops(config: Config, name: AgentName | None) -> list[Stopped]:
 
 
 def loop_statuses(config: Config, name: AgentName | None) -> list[LoopStatus]:
-    """The loop(s) as seen now, a crash-looping one marked so."""
+    """The loop(s) as seen now, one waiting out a crash backoff marked so."""
     loops = Loops(config)
-    crashloop = watchdog_store(config).read().crashloop
-    return [mark_crashloop(loops.status(each), crashloop) for each in selected(name)]
+    state, now = watchdog_store(config).read(), time.time()
+    return [mark_waiting(loops.status(each), state.waiting(each, now)) for each in selected(name)]
 
 
 def log_of(config: Config, name: AgentName) -> Path:
@@ -84,7 +88,7 @@ def attach_argv(config: Config, name: AgentName) -> list[str]:
 
 
 def clear_after_start(config: Config, name: AgentName, after_done: bool) -> bool:
-    """An operator started ``name``: forget its crash loop; with ``after_done``, the DONE.
+    """An operator started ``name``: forget its crash backoff; with ``after_done``, the DONE.
 
     Returns whether a recorded DONE still keeps the watchdog idle.
     """
