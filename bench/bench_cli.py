@@ -28,9 +28,10 @@ from pathlib import Path
 
 from bench_handoff import quiet_config
 
+from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import Loops
 from ccops.usecases.overview import overview
-from ccops.usecases.supervisor import handoff_tick, watchdog_tick
+from ccops.usecases.watchdog_tick import watchdog_tick
 
 CCOPS = str(Path(sys.executable).with_name("ccops"))
 LIBRARIES = "import gc, typer, pydantic; gc.freeze()"  # exits the way ccops does

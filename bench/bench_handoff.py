@@ -4,7 +4,7 @@ For each of N handoffs the Builder clone pushes a new CLAIMED line, then a hando
 at once (as the deploy's path unit will start it), and the clock stops when the stand-in
 Adversary has recorded the ping. Two ways of running the tick are compared:
 
-- in-process: ``supervisor.handoff_tick`` called directly (a long-lived ``--every`` loop);
+- in-process: ``handoff_tick.handoff_tick`` called directly (a long-lived ``--every`` loop);
 - CLI: ``ccops handoff`` as a fresh process (what a systemd timer or path unit runs).
 
 It also prints the CPU time of one handoff tick and one watchdog tick with two loops.
@@ -27,9 +27,10 @@ from pathlib import Path
 
 from ccops.config import Config
 from ccops.runners import git
+from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import Loops, wait_for
 from ccops.usecases.rehearsal import create_workspace, load_rehearsal_config
-from ccops.usecases.supervisor import handoff_tick, watchdog_tick
+from ccops.usecases.watchdog_tick import watchdog_tick
 
 CCOPS = [sys.executable, "-m", "ccops.cli"]
 

@@ -20,7 +20,7 @@ from pathlib import Path
 from ccops.config import Config
 from ccops.usecases.loops import Loops, LoopState, wait_for
 from ccops.usecases.rehearsal import create_workspace, load_rehearsal_config
-from ccops.usecases.supervisor import watchdog_tick
+from ccops.usecases.watchdog_tick import watchdog_tick
 
 
 def starts(record: Path) -> int:

@@ -121,9 +121,20 @@ class RepoConfig(_Section):
 
 class WatchdogConfig(_Section):
     interval: int = Field(300, gt=0, description="seconds between watchdog ticks")
-    max_restarts: int = Field(5, gt=0, description="restarts allowed within crash_window")
+    max_restarts: int = Field(
+        5, gt=0, description="restarts within crash_window before the crash backoff starts"
+    )
     crash_window: int = Field(600, gt=0, description="seconds")
+    backoff_min: int = Field(30, gt=0, description="seconds: the first wait of a crash loop")
+    backoff_max: int = Field(1800, gt=0, description="seconds: the wait doubles up to this")
+    backoff_reset: int = Field(600, gt=0, description="seconds up that end a crash backoff")
     instant_recovery: bool = Field(True, description="tmux pane-died hook runs a watchdog tick")
+
+    @model_validator(mode="after")
+    def _backoff_grows(self) -> WatchdogConfig:
+        if self.backoff_max < self.backoff_min:
+            raise ValueError("backoff_max must be at least backoff_min")
+        return self
 
 
 class HandoffConfig(_Section):

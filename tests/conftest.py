@@ -20,8 +20,8 @@ from ccops.config import Config, load_config
 from ccops.runners import git
 from ccops.statedir.events import EventLog
 from ccops.testing.standin import read_records
+from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import Loops, LoopState, wait_for
-from ccops.usecases.supervisor import handoff_tick
 
 pytest_plugins = ["incus_env", "nspawn_env", "recreate_rig"]
 

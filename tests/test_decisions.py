@@ -65,6 +65,7 @@ def test_each_edge_pings_once_over_many_ticks() -> None:
     assert pings == [handoff.Ping(to="adversary", claims=("- Gate 1 CLAIMED",))]
 
 
-def test_cleared_crashloop() -> None:
-    state = watchdog.WatchdogState(crashloop=("builder",), restarts={"builder": (1.0, 2.0)})
+def test_cleared_backoff() -> None:
+    backoff = {"builder": watchdog.Backoff(delay=30, not_before=40)}
+    state = watchdog.WatchdogState(backoff=backoff, restarts={"builder": (1.0, 2.0)})
     assert watchdog.cleared(state, "builder") == watchdog.WatchdogState()

@@ -31,6 +31,7 @@ BAD_FILES = [
     ("[agents.builder]\nworkdir = 'relative'\n", "agents.builder.workdir", "absolute"),
     ("[agents.adversary]\nsession = 'cc-ci-builder'\n", "agents", "different session names"),
     ("[watchdog]\ninterval = 0\n", "watchdog.interval", "greater than 0"),
+    ("[watchdog]\nbackoff_max = 10\n", "watchdog", "backoff_max must be at least backoff_min"),
     ("[handoff]\ninterval = 'often'\n", "handoff.interval", "valid integer"),
     ("[tmux\n", "not valid TOML", ""),
 ]

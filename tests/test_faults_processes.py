@@ -23,9 +23,11 @@ from incus_env import Vm
 from recreate_rig import Rig, kill_when
 
 from ccops.statedir.rotation import previous
+from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import Loops, LoopState, wait_for
-from ccops.usecases.supervisor import handoff_tick, watchdog_tick
+from ccops.usecases.watchdog_tick import watchdog_tick
 
+AGENTS = ("builder", "adversary")
 CLAIM = "- Gate 1: runner — CLAIMED 2026-11-25"
 
 
@@ -85,36 +87,106 @@ def crash_the_builder_only(setup: Setup, delay: float, **watchdog: object) -> No
     setup.write_config(claude={"command": [str(crasher), *standin]}, watchdog=watchdog)
 
 
-def test_crash_loop_stops_restarting_until_started_by_hand(repos: Setup) -> None:
-    crash_the_builder_only(repos, 0, max_restarts=2)
+def test_crash_loop_backs_off_until_started_by_hand(repos: Setup) -> None:
+    crash_the_builder_only(repos, 0, max_restarts=2, backoff_min=600, backoff_max=1200)
     ok(repos.ccops("loops", "start"))
     adversary = repos.wait_started("cc-ci-adv")["pid"]
     outputs = []
-    for _ in range(4):
+    for _ in range(3):
         assert wait_for(lambda: Loops(repos.config()).status("builder").state is LoopState.DEAD, 10)
-        outputs.append(repos.ccops("watchdog").stdout)
-    assert "builder: dead (exit status 1): respawned" in outputs[0]
-    assert "builder: dead (exit status 1): respawned" in outputs[1]
-    assert "CRASH LOOP: builder" in outputs[2]
-    assert "builder" not in outputs[3]
-    status = json.loads(repos.ccops("loops", "status", "builder", "--json").stdout)[0]
+        outputs.append(ok(repos.ccops("watchdog")))
+    assert "builder: dead (exit status 1): respawned\n" in outputs[0] + outputs[1]
+    assert "CRASH LOOP: builder: 2 restarts in 600 s; backing off" in outputs[2]
+    assert "respawned, waits 600 s until" in outputs[2]
+    screen = lambda: "\n".join(Loops(repos.config()).tmux.capture("cc-ci-builder"))  # noqa: E731
+    assert wait_for(lambda: "(crash backoff)" in screen(), 10), screen()
+    assert "ccops: waiting until" in screen()
+    assert "builder" not in ok(repos.ccops("watchdog"))  # its pane waits: nothing to do
+    status = json.loads(ok(repos.ccops("loops", "status", "builder", "--json")))[0]
     assert status["state"] == "crashloop"
-    repos.ccops("loops", "start", "builder")
+    assert status["next_attempt"] == events(repos, "restart")[-1]["not_before"]
+    assert "waits until" in ok(repos.ccops("status"))
+    assert "builder (cc-ci-builder): respawned" in ok(repos.ccops("loops", "start", "builder"))
     assert wait_for(lambda: Loops(repos.config()).status("builder").state is LoopState.DEAD, 10)
-    assert "respawned" in repos.ccops("watchdog").stdout
+    assert "builder: dead (exit status 1): respawned\n" in ok(repos.ccops("watchdog"))
     assert Loops(repos.config()).status("adversary").pid == adversary
     assert len(repos.records_of("cc-ci-adv", "start")) == 1
 
 
-def test_pane_died_hook_is_bounded_by_the_crash_loop_guard(repos: Setup) -> None:
-    crash_the_builder_only(repos, 0.2, instant_recovery=True, max_restarts=3)
+def test_pane_died_hook_is_bounded_by_the_crash_backoff(repos: Setup) -> None:
+    crash_the_builder_only(repos, 0.2, instant_recovery=True, max_restarts=3, backoff_min=600)
     ok(repos.ccops("loops", "start"))
     adversary = repos.wait_started("cc-ci-adv")["pid"]
-    assert wait_for(lambda: len(events(repos, "crashloop")) == 1, 30)
-    assert [e["loop"] for e in events(repos, "restart")] == ["builder"] * 3
-    status = json.loads(repos.ccops("loops", "status", "builder", "--json").stdout)[0]
+    assert wait_for(lambda: len(events(repos, "restart")) == 4, 30)
+    assert [e["loop"] for e in events(repos, "crashloop")] == ["builder"]
+    restarts = events(repos, "restart")
+    assert [e["loop"] for e in restarts] == ["builder"] * 4
+    assert [e["not_before"] is None for e in restarts] == [True, True, True, False]
+    status = json.loads(ok(repos.ccops("loops", "status", "builder", "--json")))[0]
     assert status["state"] == "crashloop"
     assert Loops(repos.config()).status("adversary").pid == adversary
+
+
+OUTAGE = """#!/bin/sh
+[ -e {flag} ] && exit 1
+exec "$@"
+"""
+
+
+def test_both_loops_ride_out_an_outage_and_are_back_within_one_backoff_step(
+    repos: Setup,
+) -> None:
+    """Every start fails while the flag exists; the watchdog backs off and never gives up."""
+    flag = repos.root / "outage"
+    flag.touch()
+    agent = repos.root / "outage.sh"
+    agent.write_text(OUTAGE.format(flag=flag))
+    agent.chmod(0o755)
+    standin = [sys.executable, "-m", "ccops.testing.standin", "--record"]
+    standin.append(str(repos.records / "{session}.jsonl"))
+    backoff = {"backoff_min": 1, "backoff_max": 4, "backoff_reset": 2}
+    watchdog = {"instant_recovery": True, "max_restarts": 2, **backoff}
+    repos.write_config(claude={"command": [str(agent), *standin]}, watchdog=watchdog)
+    ok(repos.ccops("loops", "start"))
+    assert wait_for(lambda: all(_waits(repos, n).count(4.0) >= 2 for n in AGENTS), 120)
+    assert wait_for(lambda: "crashloop" in _states(repos), 10)
+    flag.unlink()
+    ended, before = time.time(), _restarts(repos)
+    repos.wait_started("cc-ci-builder")
+    repos.wait_started("cc-ci-adv")
+    back = time.time() - ended
+    after = _restarts(repos)
+    assert all(after[name] - before[name] <= 1 for name in before), (before, after)
+    assert sorted(e["loop"] for e in events(repos, "crashloop")) == ["adversary", "builder"]
+    for name in AGENTS:
+        assert _waits(repos, name)[:3] == [1.0, 2.0, 4.0]
+    assert wait_for(lambda: _tick_until_ended(repos), 60)
+    assert _states(repos) == ["alive", "alive"]
+    print(f"outage: restarts per loop {before}; both loops back {back:.1f} s after it ended")
+
+
+def _restarts(setup: Setup) -> dict[str, int]:
+    loops = [e["loop"] for e in events(setup, "restart")]
+    return {name: loops.count(name) for name in AGENTS}
+
+
+def _waits(setup: Setup, name: str) -> list[float]:
+    """The backoff delays the restarts of ``name`` carried, in order."""
+    waits: list[object] = []
+    for event in events(setup, "restart"):
+        if event["loop"] == name and event["wait"] is not None:
+            waits.append(event["wait"])
+    return waits
+
+
+def _tick_until_ended(setup: Setup) -> bool:
+    """A watchdog tick; True once both backoffs ended (each loop up ``backoff_reset`` s)."""
+    watchdog_tick(setup.config())
+    return len(events(setup, "crashloop-ended")) == 2
+
+
+def _states(setup: Setup) -> list[str]:
+    return [loop["state"] for loop in json.loads(ok(setup.ccops("status", "--json")))["loops"]]
 
 
 # ccops killed -9 mid-tick, mid-restart, mid-recreate

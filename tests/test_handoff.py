@@ -9,8 +9,8 @@ from conftest import Setup, messages
 
 from ccops.decisions.handoff import Ping
 from ccops.runners import git
+from ccops.usecases.handoff_tick import handoff_tick, ping_id
 from ccops.usecases.loops import Loops, wait_for
-from ccops.usecases.supervisor import handoff_tick, ping_id
 
 CLAIM = "- Gate 1: runner — CLAIMED 2026-11-25"
 

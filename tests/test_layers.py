@@ -16,7 +16,7 @@ PACKAGE = Path(__file__).resolve().parent.parent / "ccops"
 SHARED = {"ccops", "ccops.config", "ccops.errors", "ccops.vocabulary"}
 ALLOWED = {
     "decisions": {"decisions"},
-    "statedir": {"statedir"},
+    "statedir": {"statedir", "decisions"},  # the stores hold decision states
     "runners": {"runners", "statedir"},
     "usecases": {"usecases", "runners", "statedir", "decisions"},
     "cli": {"cli", "usecases", "runners", "statedir", "decisions"},

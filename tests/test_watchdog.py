@@ -12,7 +12,7 @@ from conftest import Setup, events, kill
 
 from ccops.runners import git
 from ccops.usecases.loops import Loops, LoopState
-from ccops.usecases.supervisor import watchdog_tick
+from ccops.usecases.watchdog_tick import watchdog_tick
 
 
 def test_dead_and_missing_loops_are_restarted(repos: Setup) -> None:

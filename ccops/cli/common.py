@@ -11,6 +11,7 @@ import typer
 
 from ccops.config import Config, load_config
 from ccops.errors import CcopsError
+from ccops.runners.claude import clock_time
 from ccops.usecases.loops import LoopState, LoopStatus
 
 if TYPE_CHECKING:
@@ -58,7 +59,7 @@ def status_table(statuses: list[LoopStatus], restarts: dict[str, int] | None = N
         row = [
             s.name,
             s.session,
-            f"[{style[s.state]}]{s.state}[/]",
+            f"[{style[s.state]}]{s.state}[/]{_next_text(s)}",
             str(s.pid or "-"),
             duration(s.uptime),
             _exit_text(s),
@@ -67,6 +68,12 @@ def status_table(statuses: list[LoopStatus], restarts: dict[str, int] | None = N
             row.append(str(restarts.get(s.name, 0)))
         table.add_row(*row)
     return table
+
+
+def _next_text(status: LoopStatus) -> str:
+    if status.next_attempt is None:
+        return ""
+    return f" (waits until {clock_time(status.next_attempt)})"
 
 
 def _exit_text(status: LoopStatus) -> str:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ccops.cli.common import EveryOption, config_of, run_ticks
-from ccops.usecases.supervisor import handoff_tick
+from ccops.usecases.handoff_tick import handoff_tick
 
 
 def handoff(ctx: typer.Context, every: EveryOption = None) -> None:

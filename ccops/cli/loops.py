@@ -13,10 +13,9 @@ from rich.console import Console
 
 from ccops.cli.common import config_of, print_json, status_table
 from ccops.config import AgentName
-from ccops.errors import ConfigError, NotRunningError
+from ccops.errors import ConfigError
 from ccops.statedir.logs import follow, tail
-from ccops.usecases.loops import Loops, LoopState, mark_crashloop, selected
-from ccops.usecases.supervisor import clear_after_start, hold_after_stop, watchdog_store
+from ccops.usecases.operator import attach_argv, log_of, loop_statuses, start_loops, stop_loops
 
 app = typer.Typer(help="Run the Builder and Adversary loops in tmux.", no_args_is_help=True)
 
@@ -44,15 +43,11 @@ def start(
 ) -> None:
     """Start the loop(s): alive → left alone, dead → respawned, missing → created.
 
-    Starting a loop by hand also clears its crash-loop mark.
+    Starting a loop by hand also ends its crash backoff: one still waiting starts at once.
     """
-    config = config_of(ctx)
-    loops = Loops(config)
-    done = False
-    for name in selected(_name(agent)):
-        action = loops.start(name)
-        done = clear_after_start(config, name, after_done)
-        typer.echo(f"{name} ({loops.session(name)}): {action}")
+    started, done = start_loops(config_of(ctx), _name(agent), after_done)
+    for loop in started:
+        typer.echo(f"{loop.name} ({loop.session}): {loop.action}")
     if done:
         typer.echo("note: the watchdog recorded DONE and stays idle; --after-done clears that")
 
@@ -64,10 +59,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Show each loop: alive/dead/missing, pid, uptime, last exit status."""
-    config = config_of(ctx)
-    loops = Loops(config)
-    crashloop = watchdog_store(config).read().crashloop
-    statuses = [mark_crashloop(loops.status(name), crashloop) for name in selected(_name(agent))]
+    statuses = loop_statuses(config_of(ctx), _name(agent))
     if as_json:
         print_json([s.as_dict() for s in statuses])
     else:
@@ -84,11 +76,7 @@ def logs(
     ] = False,
 ) -> None:
     """Show a loop's output (kept in a log file across restarts; terminal codes stripped)."""
-    path = Loops(config_of(ctx)).log_file(agent.value)
-    if not path.exists():
-        raise NotRunningError(
-            f"no log yet for {agent.value} at {path}: start it with ccops loops start"
-        )
+    path = log_of(config_of(ctx), agent.value)
     last, offset = tail(path, lines)
     for line in last:
         typer.echo(line)
@@ -106,22 +94,16 @@ def stop(ctx: typer.Context, agent: AgentArg = None) -> None:
 
     The watchdog leaves a stopped loop down until ``ccops loops start``.
     """
-    config = config_of(ctx)
-    loops = Loops(config)
-    for name in selected(_name(agent)):
-        hold_after_stop(config, name)
-        done = loops.stop(name)
-        typer.echo(f"{name} ({loops.session(name)}): {'stopped' if done else 'not running'}")
+    for loop in stop_loops(config_of(ctx), _name(agent)):
+        typer.echo(
+            f"{loop.name} ({loop.session}): {'stopped' if loop.was_running else 'not running'}"
+        )
 
 
 @app.command()
 def attach(ctx: typer.Context, agent: RequiredAgentArg) -> None:
     """Attach this terminal to a loop's tmux session (detach: Ctrl-b d)."""
-    loops = Loops(config_of(ctx))
-    name: AgentName = agent.value
-    if loops.status(name).state is LoopState.MISSING:
-        raise NotRunningError(f"{name} has no session: start it with ccops loops start {name}")
+    argv = attach_argv(config_of(ctx), agent.value)
     if not sys.stdin.isatty():
         raise ConfigError("attach needs a terminal on stdin")
-    argv = loops.tmux.attach_argv(loops.session(name))
     os.execvp(argv[0], argv)  # noqa: S606 - argv list, no shell

@@ -145,38 +145,9 @@ def trust(
     ] = False,
 ) -> None:
     """Show the Incus server certificate; with --accept, pin it."""
-    from ccops.usecases.trust import (  # noqa: PLC0415 - only trust pays for cryptography
-        pinned_fingerprint,
-        server_certificate,
-        store_pin,
-    )
+    from ccops.usecases.trust import review_and_pin  # noqa: PLC0415 - only trust pays for cryptography
 
-    config = config_of(ctx)
-    cert = server_certificate(config)
-    pinned = pinned_fingerprint(config)
-    _say(f"Incus at {config.incus.address}:{config.incus.port}")
-    _say(f"  subject: {cert.subject}")
-    _say(f"  SHA-256: {cert.fingerprint}")
-    _say(f"  valid until: {cert.not_after:%Y-%m-%d}")
-    if pinned == cert.fingerprint:
-        _say("  pinned: yes")
-        return
-    if pinned:
-        _say(f"  pinned: NO, ccops pins {pinned}")
-    if config.incus.server_fingerprint:
-        raise ConfigError(
-            "incus.server_fingerprint pins another certificate: change it in the config"
-        )
-    if not accept:
-        _say(
-            "Compare the SHA-256 with `incus info` on the Incus host (certificate_fingerprint), "
-            "then run `ccops vm trust --accept`."
-        )
-        return
-    _say(f"pinned: {store_pin(config, cert)}")
-    with _connect(config, insecure=False) as incus:
-        incus.ensure_trusted()
-    _say("client certificate: trusted")
+    review_and_pin(config_of(ctx), accept, _say)
 
 
 @app.command()

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from ccops.cli.common import EveryOption, config_of, run_ticks
-from ccops.usecases.supervisor import watchdog_tick
+from ccops.usecases.watchdog_tick import watchdog_tick
 
 
 def watchdog(ctx: typer.Context, every: EveryOption = None) -> None:

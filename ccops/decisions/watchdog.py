@@ -1,17 +1,19 @@
 """Watchdog decisions, pure: (previous state, observation) → (new state, actions).
 
-A dead or missing loop is restarted, unless an operator stopped it, or it was restarted
-``max_restarts`` times within ``window`` seconds: then it is marked ``crashloop`` and left
-alone until an operator starts it. ``## DONE`` stops both loops once, and later ticks do
-nothing until it is cleared. Nothing here touches tmux, git, files or the clock (``now``
-is part of the observation).
+A dead or missing loop is restarted at once, unless an operator stopped it. A loop
+restarted ``max_restarts`` times within ``window`` seconds is crash-looping: it is still
+restarted, but its agent waits first (``not_before``), ``backoff_min`` seconds, doubling on
+every further death up to ``backoff_max``. Once it stayed up ``backoff_reset`` seconds the
+backoff ends. The watchdog never gives up: the cause (an outage, say) may pass. ``## DONE``
+stops both loops once, and later ticks do nothing until it is cleared. Nothing here touches
+tmux, git, files or the clock (``now`` is part of the observation).
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 AgentKey = Literal["builder", "adversary"]
 
@@ -23,6 +25,9 @@ class _Data(BaseModel):
 class CrashLoopPolicy(_Data):
     max_restarts: int = Field(5, gt=0)
     window: float = Field(600.0, gt=0, description="seconds")
+    backoff_min: float = Field(30.0, gt=0, description="seconds: the first wait")
+    backoff_max: float = Field(1800.0, gt=0, description="seconds: the longest wait")
+    backoff_reset: float = Field(600.0, gt=0, description="seconds up that end a backoff")
 
 
 class LoopSeen(_Data):
@@ -37,17 +42,38 @@ class WatchdogObservation(_Data):
     now: float
 
 
+class Backoff(_Data):
+    """A crash-looping loop: its agent waits ``delay`` s, until ``not_before`` (epoch)."""
+
+    delay: float
+    not_before: float
+
+
 class WatchdogState(_Data):
     done: bool = False
     restarts: dict[AgentKey, tuple[float, ...]] = Field(default_factory=dict)
-    crashloop: tuple[AgentKey, ...] = ()
+    backoff: dict[AgentKey, Backoff] = Field(default_factory=dict)
     stopped: tuple[AgentKey, ...] = Field((), description="stopped by an operator: left down")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _drop_given_up(cls, data: Any) -> Any:
+        """A state from before the backoff lists loops given up on: supervise them again."""
+        if isinstance(data, dict) and "crashloop" in data:
+            return {k: v for k, v in data.items() if k != "crashloop"}
+        return data
+
+    def waiting(self, name: AgentKey, now: float) -> float | None:
+        """When ``name``'s agent may start, if it is still waiting out a backoff."""
+        backoff = self.backoff.get(name)
+        return backoff.not_before if backoff and backoff.not_before > now else None
 
 
 class WatchdogAction(_Data):
-    kind: Literal["restart", "crashloop", "stop_all"]
+    kind: Literal["restart", "crashloop", "crashloop_ended", "stop_all"]
     loop: AgentKey | None = None
     reason: str
+    not_before: float | None = Field(None, description="restart: the agent waits until then")
 
 
 def decide(
@@ -62,31 +88,65 @@ def decide(
         ]
     actions: list[WatchdogAction] = []
     restarts = dict(state.restarts)
-    crashloop = list(state.crashloop)
+    backoff = dict(state.backoff)
     for name, loop in seen.loops.items():
-        if loop.state == "alive" or name in crashloop or name in state.stopped:
+        if name in state.stopped:
             continue
-        recent = tuple(t for t in restarts.get(name, ()) if seen.now - t < policy.window)
-        if len(recent) >= policy.max_restarts:
-            crashloop.append(name)
-            reason = f"{len(recent)} restarts in {policy.window:.0f} s; not restarting"
-            actions.append(WatchdogAction(kind="crashloop", loop=name, reason=reason))
-        else:
-            recent += (seen.now,)
-            actions.append(WatchdogAction(kind="restart", loop=name, reason=_why(loop)))
-        restarts[name] = recent
-    new_state = state.model_copy(update={"restarts": restarts, "crashloop": tuple(crashloop)})
+        recent, current, more = _supervise(
+            name, loop, restarts.get(name, ()), backoff.pop(name, None), now=seen.now, policy=policy
+        )
+        if recent or name in restarts:
+            restarts[name] = recent
+        if current is not None:
+            backoff[name] = current
+        actions += more
+    new_state = state.model_copy(update={"restarts": restarts, "backoff": backoff})
     return new_state, actions
+
+
+def _supervise(
+    name: AgentKey,
+    loop: LoopSeen,
+    recent: tuple[float, ...],
+    current: Backoff | None,
+    *,
+    now: float,
+    policy: CrashLoopPolicy,
+) -> tuple[tuple[float, ...], Backoff | None, list[WatchdogAction]]:
+    """One loop's restart times, backoff and actions after this observation."""
+    actions = []
+    if current is not None and now - current.not_before >= policy.backoff_reset:
+        reason = f"up {policy.backoff_reset:.0f} s since its last restart"
+        actions.append(WatchdogAction(kind="crashloop_ended", loop=name, reason=reason))
+        current, recent = None, ()
+    if loop.state == "alive":
+        return recent, current, actions
+    recent = tuple(t for t in recent if now - t < policy.window)
+    if current is None and len(recent) >= policy.max_restarts:
+        reason = f"{len(recent)} restarts in {policy.window:.0f} s; backing off"
+        actions.append(WatchdogAction(kind="crashloop", loop=name, reason=reason))
+    if current is not None or len(recent) >= policy.max_restarts:
+        current = _next_backoff(current, now, policy)
+    not_before = current.not_before if current else None
+    actions.append(
+        WatchdogAction(kind="restart", loop=name, reason=_why(loop), not_before=not_before)
+    )
+    return (*recent, now), current, actions
+
+
+def _next_backoff(current: Backoff | None, now: float, policy: CrashLoopPolicy) -> Backoff:
+    """The first wait, or the last one doubled, up to the cap."""
+    delay = policy.backoff_min if current is None else current.delay * 2
+    delay = min(delay, policy.backoff_max)
+    return Backoff(delay=delay, not_before=now + delay)
 
 
 def cleared(state: WatchdogState, name: AgentKey) -> WatchdogState:
     """The state after an operator starts ``name`` by hand: supervised afresh."""
     restarts = {k: v for k, v in state.restarts.items() if k != name}
-    crashloop = tuple(n for n in state.crashloop if n != name)
+    backoff = {k: v for k, v in state.backoff.items() if k != name}
     stopped = tuple(n for n in state.stopped if n != name)
-    return state.model_copy(
-        update={"restarts": restarts, "crashloop": crashloop, "stopped": stopped}
-    )
+    return state.model_copy(update={"restarts": restarts, "backoff": backoff, "stopped": stopped})
 
 
 def held(state: WatchdogState, name: AgentKey) -> WatchdogState:

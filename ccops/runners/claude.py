@@ -35,6 +35,8 @@ class LaunchSpec:
     argv: list[str]
     cwd: str
     env: dict[str, str] = field(default_factory=dict)
+    not_before: float | None = None
+    """Epoch seconds: the agent waits until then (a crash backoff) before it starts."""
 
 
 def agent_argv(config: Config, name: AgentName, prompt: str) -> list[str]:
@@ -62,7 +64,9 @@ def agent_env(config: Config, name: AgentName, euid: int) -> dict[str, str]:
     return env
 
 
-def launch_spec(config: Config, name: AgentName, prompt: str, euid: int) -> LaunchSpec:
+def launch_spec(
+    config: Config, name: AgentName, prompt: str, euid: int, not_before: float | None = None
+) -> LaunchSpec:
     """The spec for one agent, checked against this host."""
     argv = agent_argv(config, name, prompt)
     if shutil.which(argv[0]) is None:
@@ -71,7 +75,10 @@ def launch_spec(config: Config, name: AgentName, prompt: str, euid: int) -> Laun
             "install the claude CLI or set claude.command"
         )
     return LaunchSpec(
-        argv=argv, cwd=str(config.agent(name).workdir), env=agent_env(config, name, euid)
+        argv=argv,
+        cwd=str(config.agent(name).workdir),
+        env=agent_env(config, name, euid),
+        not_before=not_before,
     )
 
 
@@ -97,7 +104,22 @@ def exec_spec(spec_path: Path, environ: Mapping[str, str]) -> int:
     except (OSError, ValueError, TypeError) as error:
         print(f"ccops: cannot launch agent from {spec_path}: {error}", file=sys.stderr)
         return 126
+    if spec.not_before is not None:
+        wait_until(spec.not_before)
     return _exec(spec.argv, {**environ, **spec.env})
+
+
+def wait_until(not_before: float) -> None:
+    """Sleep in the pane until ``not_before``, saying so on its screen."""
+    delay = not_before - time.time()
+    if delay > 0:
+        print(f"ccops: waiting until {clock_time(not_before)} (crash backoff)", flush=True)
+        time.sleep(delay)
+
+
+def clock_time(epoch: float) -> str:
+    """``HH:MM:SS`` in local time."""
+    return time.strftime("%H:%M:%S", time.localtime(epoch))
 
 
 def _exec(argv: Sequence[str], env: Mapping[str, str]) -> int:

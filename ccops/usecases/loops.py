@@ -26,7 +26,7 @@ class LoopState(StrEnum):
     ALIVE = "alive"
     DEAD = "dead"
     MISSING = "missing"
-    CRASHLOOP = "crashloop"  # dead, and the watchdog stopped restarting it
+    CRASHLOOP = "crashloop"  # in crash backoff: its agent waits until next_attempt
 
 
 class StartAction(StrEnum):
@@ -47,6 +47,7 @@ class LoopStatus:
     exit_status: int | None = None
     exit_signal: int | None = None
     died_at: int | None = None
+    next_attempt: float | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -71,14 +72,20 @@ class Loops:
         """alive/dead/missing with pid, uptime and last exit status."""
         return _status(name, self.session(name), self.tmux.pane(self.session(name)))
 
-    def start(self, name: AgentName) -> StartAction:
-        """Alive → nothing; dead → respawn; missing → create. Never duplicates."""
+    def start(
+        self, name: AgentName, not_before: float | None = None, wake: bool = False
+    ) -> StartAction:
+        """Alive → nothing; dead → respawn; missing → create. Never duplicates.
+
+        The agent waits until ``not_before`` (a crash backoff); ``wake`` respawns a live
+        pane too (one still waiting out a backoff).
+        """
         session = self.session(name)
         with self._lock(session):
             pane = self.tmux.pane(session)
-            if pane is not None and not pane.dead:
+            if pane is not None and not pane.dead and not wake:
                 return StartAction.RUNNING
-            command = self._prepare(name)
+            command = self._prepare(name, not_before)
             workdir = self.config.agent(name).workdir
             if pane is None:
                 hook = self._death_hook()
@@ -93,7 +100,7 @@ class Loops:
         with self._lock(session):
             return self.tmux.kill(session)
 
-    def _prepare(self, name: AgentName) -> list[str]:
+    def _prepare(self, name: AgentName, not_before: float | None) -> list[str]:
         """Check the workdir, render the prompt, write the launch spec."""
         workdir = self.config.agent(name).workdir
         if not workdir.is_dir():
@@ -101,7 +108,8 @@ class Loops:
                 f"agents.{name}.workdir: {workdir} is not a directory: "
                 f"clone the repo there or set agents.{name}.workdir"
             )
-        spec = launch_spec(self.config, name, render_prompt(self.config, name), os.geteuid())
+        prompt = render_prompt(self.config, name)
+        spec = launch_spec(self.config, name, prompt, os.geteuid(), not_before)
         spec_path = self.state_dir / "launch" / f"{self.session(name)}.json"
         write_spec(spec, spec_path)
         self.log_file(name).parent.mkdir(parents=True, exist_ok=True)
@@ -134,11 +142,11 @@ def selected(name: AgentName | None) -> Iterable[AgentName]:
     return (name,) if name else ("builder", "adversary")
 
 
-def mark_crashloop(status: LoopStatus, crashloop: tuple[str, ...]) -> LoopStatus:
-    """A loop the watchdog gave up on shows as ``crashloop`` until started by hand."""
-    if status.name in crashloop and status.state is not LoopState.ALIVE:
-        return replace(status, state=LoopState.CRASHLOOP)
-    return status
+def mark_waiting(status: LoopStatus, not_before: float | None) -> LoopStatus:
+    """A loop waiting out a crash backoff shows as ``crashloop`` with its next attempt."""
+    if not_before is None or status.state is LoopState.MISSING:
+        return status
+    return replace(status, state=LoopState.CRASHLOOP, next_attempt=not_before)
 
 
 def _status(name: AgentName, session: str, pane: Pane | None) -> LoopStatus:

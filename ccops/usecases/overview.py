@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from ccops.config import AGENT_NAMES, Config
+from ccops.statedir.decision_stores import handoff_store, watchdog_store
 from ccops.statedir.events import EventLog
-from ccops.usecases.loops import Loops, mark_crashloop
-from ccops.usecases.supervisor import handoff_store, watchdog_store
+from ccops.usecases.loops import Loops, mark_waiting
 
 RECENT_EVENTS = 512 * 1024  # bytes of the event log read: enough for days of ticks
 
@@ -19,7 +20,10 @@ def overview(config: Config) -> dict[str, Any]:
     handoff = handoff_store(config).read()
     events = EventLog(config.paths.state_dir).read(tail_bytes=RECENT_EVENTS)
     last = _last_by_kind(events)
-    statuses = [mark_crashloop(loops.status(name), watchdog.crashloop) for name in AGENT_NAMES]
+    now = time.time()
+    statuses = [
+        mark_waiting(loops.status(name), watchdog.waiting(name, now)) for name in AGENT_NAMES
+    ]
     return {
         "loops": statuses,
         "restarts": {name: len(watchdog.restarts.get(name, ())) for name in AGENT_NAMES},

@@ -28,9 +28,10 @@ from ccops.errors import RehearsalError
 from ccops.runners import git
 from ccops.statedir.events import EventLog
 from ccops.testing.standin import read_records
+from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import Loops, LoopState, LoopStatus, StartAction, wait_for
 from ccops.usecases.prompts import CLAIM_MARKER, render_prompt
-from ccops.usecases.supervisor import handoff_tick, watchdog_tick
+from ccops.usecases.watchdog_tick import watchdog_tick
 
 WAIT = 20.0
 

@@ -7,6 +7,7 @@ Separate from :mod:`ccops.usecases.vm` because it needs ``cryptography``, which 
 from __future__ import annotations
 
 import ssl
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from pathlib import Path
@@ -15,8 +16,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
 from ccops.config import Config
+from ccops.errors import ConfigError
 from ccops.runners import proxy
-from ccops.runners.incus import TIMEOUT_KEY, fingerprint, pin_path
+from ccops.runners.incus import TIMEOUT_KEY, Incus, fingerprint, pin_path
 from ccops.statedir.files import write_atomic
 
 
@@ -66,3 +68,36 @@ def store_pin(config: Config, cert: ServerCertificate) -> Path:
     path = pin_path(config)
     write_atomic(path, cert.pem.encode(), mode=0o644)
     return path
+
+
+def review_and_pin(config: Config, accept: bool, say: Callable[[str], None]) -> None:
+    """Show the server certificate; with ``accept``, pin it and check the client is trusted.
+
+    A certificate pinned already is left alone; one that differs from
+    ``incus.server_fingerprint`` is refused (the config wins over a pin file).
+    """
+    cert = server_certificate(config)
+    pinned = pinned_fingerprint(config)
+    say(f"Incus at {config.incus.address}:{config.incus.port}")
+    say(f"  subject: {cert.subject}")
+    say(f"  SHA-256: {cert.fingerprint}")
+    say(f"  valid until: {cert.not_after:%Y-%m-%d}")
+    if pinned == cert.fingerprint:
+        say("  pinned: yes")
+        return
+    if pinned:
+        say(f"  pinned: NO, ccops pins {pinned}")
+    if config.incus.server_fingerprint:
+        raise ConfigError(
+            "incus.server_fingerprint pins another certificate: change it in the config"
+        )
+    if not accept:
+        say(
+            "Compare the SHA-256 with `incus info` on the Incus host (certificate_fingerprint), "
+            "then run `ccops vm trust --accept`."
+        )
+        return
+    say(f"pinned: {store_pin(config, cert)}")
+    with Incus(config, insecure=False) as incus:
+        incus.ensure_trusted()
+    say("client certificate: trusted")

@@ -1,4 +1,4 @@
-"""Ticks of the watchdog and the handoff: observe, decide (pure), act, store, under a lock."""
+"""The handoff tick: observe the pushed STATUS.md and REVIEW.md, decide (pure), ping, store."""
 
 from __future__ import annotations
 
@@ -6,98 +6,15 @@ import hashlib
 import time
 from collections.abc import Callable
 
-from ccops.config import AGENT_NAMES, AgentName, Config
-from ccops.decisions import handoff, watchdog
+from ccops.config import Config
+from ccops.decisions import handoff
 from ccops.errors import CcopsError
+from ccops.statedir.decision_stores import handoff_store
 from ccops.statedir.events import EventLog
-from ccops.statedir.rotation import rotate_logs
-from ccops.statedir.store import StateStore
 from ccops.usecases.delivery import Delivery, Outcome
 from ccops.usecases.loops import Loops
-from ccops.usecases.observe import loops_seen, read_done_source, read_pushed, status_markers
+from ccops.usecases.observe import read_pushed, status_markers
 from ccops.usecases.prompts import render_ping
-
-
-def watchdog_store(config: Config) -> StateStore[watchdog.WatchdogState]:
-    return StateStore(config.paths.state_dir, "watchdog", watchdog.WatchdogState)
-
-
-def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> list[str]:
-    """Restart dead loops, stop both on ``## DONE``; returns what happened, one line each."""
-    loops = Loops(config)
-    events = EventLog(config.paths.state_dir)
-    policy = watchdog.CrashLoopPolicy(
-        max_restarts=config.watchdog.max_restarts, window=config.watchdog.crash_window
-    )
-    store = watchdog_store(config)
-    report: list[str] = []
-    with store.transaction() as (state, save):  # the tick lock: one tick rotates at a time
-        report += [events.add("log-rotated", line=line)["line"] for line in rotate_logs(config)]
-        if store.problem:
-            report.append(events.add("state-reset", problem=store.problem)["problem"])
-        if state.done:  # decide() would do nothing: skip the mirror fetch and tmux reads
-            events.add("watchdog-tick", actions=0)
-            return report
-        loops.refresh_death_hook()
-        reading = read_done_source(config)
-        if reading.problem:
-            report.append(events.add("observe", problem=reading.problem)["problem"])
-        markers = status_markers(config, reading)
-        seen = watchdog.WatchdogObservation(
-            loops=loops_seen(loops, AGENT_NAMES),
-            done=markers.done if markers else None,
-            now=clock(),
-        )
-        new_state, actions = watchdog.decide(state, seen, policy)
-        for action in actions:
-            report.append(_act(loops, events, action))
-        save(new_state)
-    events.add("watchdog-tick", actions=len(actions))
-    return report
-
-
-def clear_after_start(config: Config, name: AgentName, after_done: bool) -> bool:
-    """An operator started ``name``: forget its crash loop; with ``after_done``, the DONE.
-
-    Returns whether a recorded DONE still keeps the watchdog idle.
-    """
-    store = watchdog_store(config)
-    with store.transaction() as (current, save):
-        cleared = watchdog.cleared(current, name)
-        if after_done:
-            cleared = cleared.model_copy(update={"done": False})
-        save(cleared)
-    return cleared.done
-
-
-def hold_after_stop(config: Config, name: AgentName) -> None:
-    """An operator stopped ``name``: the watchdog must not bring it back."""
-    store = watchdog_store(config)
-    with store.transaction() as (current, save):
-        save(watchdog.held(current, name))
-
-
-def _act(loops: Loops, events: EventLog, action: watchdog.WatchdogAction) -> str:
-    if action.kind == "stop_all":
-        for name in AGENT_NAMES:
-            loops.stop(name)
-        events.add("stop-all", reason=action.reason)
-        return f"DONE: stopped both loops ({action.reason})"
-    assert action.loop is not None
-    if action.kind == "crashloop":
-        events.add("crashloop", loop=action.loop, reason=action.reason)
-        return f"CRASH LOOP: {action.loop}: {action.reason}; run ccops loops start {action.loop}"
-    try:
-        result = str(loops.start(action.loop))
-    except CcopsError as error:  # one loop's failure never stops the other's handling
-        result = f"restart failed: {error}"
-    events.add("restart", loop=action.loop, reason=action.reason, result=result)
-    return f"{action.loop}: {action.reason}: {result}"
-
-
-def handoff_store(config: Config) -> StateStore[handoff.HandoffState]:
-    return StateStore(config.paths.state_dir, "handoff", handoff.HandoffState)
-
 
 HANDOFF_ROUNDS = 10
 """A tick decides again while the pushed state changes under it, at most this often."""

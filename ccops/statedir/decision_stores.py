@@ -1,0 +1,17 @@
+"""Where the watchdog's and the handoff's decision states are stored."""
+
+from __future__ import annotations
+
+from ccops.config import Config
+from ccops.decisions import handoff, watchdog
+from ccops.statedir.store import StateStore
+
+
+def watchdog_store(config: Config) -> StateStore[watchdog.WatchdogState]:
+    """The watchdog's state: restarts, crash backoffs, operator holds, DONE."""
+    return StateStore(config.paths.state_dir, "watchdog", watchdog.WatchdogState)
+
+
+def handoff_store(config: Config) -> StateStore[handoff.HandoffState]:
+    """The handoff's state: claims seen, pending pings, Blocked."""
+    return StateStore(config.paths.state_dir, "handoff", handoff.HandoffState)

@@ -1,0 +1,108 @@
+"""What an operator does to the loops by hand: start, stop, look, attach.
+
+The watchdog hears of each: a loop started by hand is supervised afresh, a loop stopped by
+hand stays down.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from ccops.config import AgentName, Config
+from ccops.decisions import watchdog
+from ccops.errors import NotRunningError
+from ccops.statedir.decision_stores import watchdog_store
+from ccops.usecases.loops import Loops, LoopState, LoopStatus, StartAction, mark_waiting, selected
+
+
+@dataclass(frozen=True)
+class Started:
+    """One loop started by hand."""
+
+    name: AgentName
+    session: str
+    action: StartAction
+
+
+@dataclass(frozen=True)
+class Stopped:
+    """One loop stopped by hand; ``was_running`` is False when there was no session."""
+
+    name: AgentName
+    session: str
+    was_running: bool
+
+
+def start_loops(
+    config: Config, name: AgentName | None, after_done: bool
+) -> tuple[list[Started], bool]:
+    """Start the loop(s) and clear their crash backoff (and DONE with ``after_done``).
+
+    A loop still waiting out a backoff is restarted at once.
+
+    Returns what each start did, and whether a recorded DONE still keeps the watchdog idle.
+    """
+    loops = Loops(config)
+    state = watchdog_store(config).read()
+    started, done = [], False
+    for each in selected(name):
+        action = loops.start(each, wake=state.waiting(each, time.time()) is not None)
+        done = clear_after_start(config, each, after_done)
+        started.append(Started(each, loops.session(each), action))
+    return started, done
+
+
+def stop_loops(config: Config, name: AgentName | None) -> list[Stopped]:
+    """Stop the loop(s), telling the watchdog to leave them down first."""
+    loops = Loops(config)
+    stopped = []
+    for each in selected(name):
+        hold_after_stop(config, each)
+        stopped.append(Stopped(each, loops.session(each), loops.stop(each)))
+    return stopped
+
+
+def loop_statuses(config: Config, name: AgentName | None) -> list[LoopStatus]:
+    """The loop(s) as seen now, one waiting out a crash backoff marked so."""
+    loops = Loops(config)
+    state, now = watchdog_store(config).read(), time.time()
+    return [mark_waiting(loops.status(each), state.waiting(each, now)) for each in selected(name)]
+
+
+def log_of(config: Config, name: AgentName) -> Path:
+    """The loop's output log, which must exist."""
+    path = Loops(config).log_file(name)
+    if not path.exists():
+        raise NotRunningError(f"no log yet for {name} at {path}: start it with ccops loops start")
+    return path
+
+
+def attach_argv(config: Config, name: AgentName) -> list[str]:
+    """The tmux argv that attaches a terminal to ``name``'s session, which must exist."""
+    loops = Loops(config)
+    if loops.status(name).state is LoopState.MISSING:
+        raise NotRunningError(f"{name} has no session: start it with ccops loops start {name}")
+    return loops.tmux.attach_argv(loops.session(name))
+
+
+def clear_after_start(config: Config, name: AgentName, after_done: bool) -> bool:
+    """An operator started ``name``: forget its crash backoff; with ``after_done``, the DONE.
+
+    Returns whether a recorded DONE still keeps the watchdog idle.
+    """
+    store = watchdog_store(config)
+    with store.transaction() as (current, save):
+        cleared = watchdog.cleared(current, name)
+        if after_done:
+            cleared = cleared.model_copy(update={"done": False})
+        save(cleared)
+    return cleared.done
+
+
+def hold_after_stop(config: Config, name: AgentName) -> None:
+    """An operator stopped ``name``: the watchdog must not bring it back."""
+    store = watchdog_store(config)
+    with store.transaction() as (current, save):
+        save(watchdog.held(current, name))
