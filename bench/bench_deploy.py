@@ -26,9 +26,10 @@ from test_deploy import (
     git_daemon,
     run_deploy,
     snapshot,
-    wait_until,
     write_data,
 )
+
+from ccops.usecases.loops import wait_for
 
 
 def push_claim(sandbox: Sandbox, gate: int) -> float:
@@ -71,12 +72,12 @@ def main(pushes: int, noops: int) -> None:
             print(f"no-op re-deploy: median {statistics.median(times):.2f} s "
                   f"(min {min(times):.2f}, max {max(times):.2f}, n={noops})")  # fmt: skip
             sandbox = Sandbox(host, data, first, first, checkout)
-            assert wait_until(sandbox.loops_alive, 30)
+            assert wait_for(sandbox.loops_alive, 30)
             host.ssh("systemctl start ccops-handoff.service")  # the baseline tick
             latencies = []
             for gate in range(2, pushes + 2):
                 pushed = push_claim(sandbox, gate)
-                assert wait_until(lambda g=gate: delivered_at(sandbox, g), 40), gate
+                assert wait_for(lambda g=gate: delivered_at(sandbox, g), 40), gate
                 latencies.append(delivered_at(sandbox, gate) - pushed)  # type: ignore[operator]
             print("latencies:", " ".join(f"{s:.2f}" for s in latencies))
             print(f"push → ping delivered via the path unit: "

@@ -23,7 +23,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from incus_env import IncusEnv, incus_environment
-from test_recreate import KEY, LIMIT, NAME, STANDIN, ssh_key, tls_pair
+from recreate_rig import KEY, LIMIT, NAME, STANDIN, ssh_key, tls_pair
 
 from ccops.config import load_config
 from ccops.runners.incus import Incus
