@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from enum import StrEnum
@@ -123,5 +122,4 @@ def attach(ctx: typer.Context, agent: RequiredAgentArg) -> None:
         raise NotRunningError(f"{name} has no session: start it with ccops loops start {name}")
     if not sys.stdin.isatty():
         raise ConfigError("attach needs a terminal on stdin")
-    argv = loops.tmux.attach_argv(loops.session(name))
-    os.execvp(argv[0], argv)  # noqa: S606 - argv list, no shell
+    loops.tmux.attach(loops.session(name))

@@ -35,6 +35,7 @@ from ccops.errors import (
     UnreachableError,
 )
 from ccops.runners import git, proxy
+from ccops.runners import tmux as tmux_runner
 from ccops.runners.incus import Incus
 from ccops.usecases.preconditions import EXPIRY_WARNING
 
@@ -257,10 +258,10 @@ def _user() -> str:
 
 
 def tmux() -> Finding:
-    path = shutil.which("tmux")
-    if path is None:
+    version = tmux_runner.version(COMMAND_TIMEOUT)
+    if version is None:
         return fail("tmux is not on PATH", "install tmux (apt-get install tmux)")
-    return ok(_output([path, "-V"]).removeprefix("tmux "))
+    return ok(version)
 
 
 def claude(config: Config) -> Finding:
