@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING
 
 from ccops.errors import AgentCommandError, RootRefusedError
 from ccops.runners import tmux
+from ccops.runners.ccops_cli import module_argv
 from ccops.statedir.files import write_atomic
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def write_spec(spec: LaunchSpec, path: Path) -> None:
 
 def pane_command(spec_path: Path) -> list[str]:
     """The argv tmux runs in the pane: this module, exec'ing the spec."""
-    return [sys.executable, "-m", "ccops.runners.claude", str(spec_path)]
+    return module_argv("ccops.runners.claude", str(spec_path))
 
 
 def exec_spec(spec_path: Path, environ: Mapping[str, str]) -> int:
