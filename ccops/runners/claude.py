@@ -28,6 +28,7 @@ from ccops.statedir.files import write_atomic
 if TYPE_CHECKING:
     from ccops.config import AgentName, Config
 
+CLAUDE_PACKAGE = "@anthropic-ai/claude-code"  # the npm package of the claude CLI
 WATCH_PAUSE = 0.05  # seconds between the SIGCHLDs the death watcher sends the tmux server
 
 

@@ -7,10 +7,10 @@ import re
 import shutil
 
 from ccops.config import Config
+from ccops.runners.claude import CLAUDE_PACKAGE
 from ccops.usecases.doctor.check import Finding, command, fail, ok, output
 from ccops.usecases.doctor.host import user
 
-CLAUDE_PACKAGE = "@anthropic-ai/claude-code"
 _VERSION = re.compile(r"\b\d+\.\d+\.\d+(?:[-.+][0-9A-Za-z.-]+)?")  # as claude.version
 
 
