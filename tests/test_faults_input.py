@@ -32,6 +32,7 @@ BAD_FILES = [
     ("[agents.adversary]\nsession = 'cc-ci-builder'\n", "agents", "different session names"),
     ("[watchdog]\ninterval = 0\n", "watchdog.interval", "greater than 0"),
     ("[handoff]\ninterval = 'often'\n", "handoff.interval", "valid integer"),
+    ("[incus]\nram_cap = '50%'\n", "incus.ram_cap", "a size like 10GB"),
     ("[tmux\n", "not valid TOML", ""),
 ]
 

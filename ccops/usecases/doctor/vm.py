@@ -10,7 +10,7 @@ from pathlib import PurePosixPath
 from cryptography import x509
 
 from ccops.config import Config, mask_url_secret
-from ccops.decisions.budget import budget, human, parse_size
+from ccops.decisions.budget import budget, human
 from ccops.errors import UnreachableError
 from ccops.runners import proxy
 from ccops.runners.incus import Incus
@@ -86,10 +86,7 @@ class VmChecks:
         return ok(f"{path} valid until {expiry:%Y-%m-%d} ({left.days} days)")
 
     def ram_budget(self) -> Finding:
-        cap_text = self.config.incus.ram_cap
-        cap = parse_size(cap_text)
-        if cap is None:
-            return fail(f"incus.ram_cap {cap_text!r} is not a size", "set it like 10GB")
+        cap = self.config.incus.ram_cap_bytes
         result = budget(self.api.instances(), cap)
         if not result.within:
             return fail(result.problem(), "lower an instance's limits.memory or raise the cap")
