@@ -26,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from ccops.decisions.budget import parse_size
 from ccops.errors import ConfigError
 
 DEFAULT_CONFIG_FILE = Path("/etc/ccops/ccops.toml")
@@ -184,6 +185,18 @@ class IncusConfig(_Section):
         if digits and not re.fullmatch(r"[0-9a-f]{64}", digits):
             raise ValueError("expected 64 hex digits (a SHA-256), colons allowed")
         return digits
+
+    @field_validator("ram_cap")
+    @classmethod
+    def _size(cls, value: str) -> str:
+        if parse_size(value) is None:
+            raise ValueError("expected a size like 10GB or 512MiB")
+        return value
+
+    @property
+    def ram_cap_bytes(self) -> int:
+        """``ram_cap`` in bytes."""
+        return parse_size(self.ram_cap) or 0  # never None: the validator saw to it
 
 
 class VmConfig(_Section):

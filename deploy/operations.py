@@ -8,9 +8,8 @@ from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
 from pyinfra.facts.files import FileContents
 
+from ccops.runners.claude import CLAUDE_PACKAGE
 from deploy.facts import LoopStates, NpmGlobalVersion
-
-CLAUDE_PACKAGE = "@anthropic-ai/claude-code"
 
 
 @operation()

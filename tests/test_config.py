@@ -41,6 +41,11 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert config.agents.adversary.session == "cc-ci-adv"
 
 
+def test_ram_cap_is_parsed_once_by_the_config() -> None:
+    assert Config().incus.ram_cap_bytes == 10 * 10**9
+    assert Config.model_validate({"incus": {"ram_cap": "512MiB"}}).incus.ram_cap_bytes == 2**29
+
+
 def test_ccops_config_variable_names_the_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

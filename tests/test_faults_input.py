@@ -33,6 +33,7 @@ BAD_FILES = [
     ("[watchdog]\ninterval = 0\n", "watchdog.interval", "greater than 0"),
     ("[watchdog]\nbackoff_max = 10\n", "watchdog", "backoff_max must be at least backoff_min"),
     ("[handoff]\ninterval = 'often'\n", "handoff.interval", "valid integer"),
+    ("[incus]\nram_cap = '50%'\n", "incus.ram_cap", "a size like 10GB"),
     ("[tmux\n", "not valid TOML", ""),
 ]
 

@@ -42,12 +42,12 @@ def imported_layers(path: Path) -> set[str]:
     return layers
 
 
-MODULES = sorted(p for p in PACKAGE.glob("*/*.py"))
+MODULES = sorted(p for p in PACKAGE.rglob("*.py") if p.parent != PACKAGE)  # packages too
 
 
 @pytest.mark.parametrize("path", MODULES, ids=lambda p: str(p.relative_to(PACKAGE)))
 def test_module_imports_only_layers_beneath_it(path: Path) -> None:
-    layer = path.parent.name
+    layer = path.relative_to(PACKAGE).parts[0]
     relative = str(path.relative_to(PACKAGE))
     wrong = {
         other

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import sys
 import time
 from enum import StrEnum
@@ -13,9 +12,9 @@ from rich.console import Console
 
 from ccops.cli.common import config_of, print_json, status_table
 from ccops.config import AgentName
-from ccops.errors import ConfigError
 from ccops.statedir.logs import follow, tail
-from ccops.usecases.operator import attach_argv, log_of, loop_statuses, start_loops, stop_loops
+from ccops.usecases.operator import attach as attach_to
+from ccops.usecases.operator import log_of, loop_statuses, start_loops, stop_loops
 
 app = typer.Typer(help="Run the Builder and Adversary loops in tmux.", no_args_is_help=True)
 
@@ -103,7 +102,4 @@ def stop(ctx: typer.Context, agent: AgentArg = None) -> None:
 @app.command()
 def attach(ctx: typer.Context, agent: RequiredAgentArg) -> None:
     """Attach this terminal to a loop's tmux session (detach: Ctrl-b d)."""
-    argv = attach_argv(config_of(ctx), agent.value)
-    if not sys.stdin.isatty():
-        raise ConfigError("attach needs a terminal on stdin")
-    os.execvp(argv[0], argv)  # noqa: S606 - argv list, no shell
+    attach_to(config_of(ctx), agent.value, has_terminal=sys.stdin.isatty())

@@ -8,7 +8,7 @@ import typer
 
 from ccops.cli.common import config_of, duration, print_json
 from ccops.config import Config
-from ccops.decisions.budget import budget, human, parse_size
+from ccops.decisions.budget import budget, human
 from ccops.errors import ConfigError, OverBudgetError
 from ccops.runners.incus import Incus
 from ccops.usecases.vm import VmActions, instance_state, vm_lock
@@ -121,9 +121,7 @@ def budget_cmd(
 ) -> None:
     """Every instance's limits.memory and their sum against incus.ram_cap."""
     config = config_of(ctx)
-    cap = parse_size(config.incus.ram_cap)
-    if cap is None:
-        raise ConfigError(f"incus.ram_cap: {config.incus.ram_cap!r} is not a size like 10GB")
+    cap = config.incus.ram_cap_bytes
     with _connect(config, insecure) as incus:
         result = budget(incus.instances(), cap)
     if as_json:

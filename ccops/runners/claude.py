@@ -13,7 +13,6 @@ import json
 import os
 import select
 import shutil
-import signal
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -22,10 +21,15 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from ccops.errors import AgentCommandError, RootRefusedError
+from ccops.runners import tmux
+from ccops.runners.ccops_cli import module_argv
 from ccops.statedir.files import write_atomic
 
 if TYPE_CHECKING:
     from ccops.config import AgentName, Config
+
+CLAUDE_PACKAGE = "@anthropic-ai/claude-code"  # the npm package of the claude CLI
+WATCH_PAUSE = 0.05  # seconds between the SIGCHLDs the death watcher sends the tmux server
 
 
 @dataclass(frozen=True)
@@ -89,7 +93,7 @@ def write_spec(spec: LaunchSpec, path: Path) -> None:
 
 def pane_command(spec_path: Path) -> list[str]:
     """The argv tmux runs in the pane: this module, exec'ing the spec."""
-    return [sys.executable, "-m", "ccops.runners.claude", str(spec_path)]
+    return module_argv("ccops.runners.claude", str(spec_path))
 
 
 def exec_spec(spec_path: Path, environ: Mapping[str, str]) -> int:
@@ -123,7 +127,7 @@ def clock_time(epoch: float) -> str:
 
 
 def _exec(argv: Sequence[str], env: Mapping[str, str]) -> int:
-    _watch_for_death(os.getpid(), _tmux_server_pid(environ=env))
+    _watch_for_death(os.getpid(), tmux.server_pid(env))
     try:
         os.execvpe(argv[0], list(argv), dict(env))  # noqa: S606 - argv list, no shell
     except OSError as error:
@@ -131,19 +135,13 @@ def _exec(argv: Sequence[str], env: Mapping[str, str]) -> int:
         return 127
 
 
-def _tmux_server_pid(environ: Mapping[str, str]) -> int | None:
-    """The pid of the tmux server this pane belongs to (``$TMUX`` is ``socket,pid,session``)."""
-    parts = environ.get("TMUX", "").split(",")
-    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
-
-
 def _watch_for_death(pid: int, server_pid: int | None) -> None:
     """Leave behind a detached watcher that wakes the tmux server when ``pid`` dies.
 
     tmux 3.3a sometimes never reaps a pane's dead process (it stays a zombie, the pane
     reads dead without a status, and the ``pane-died`` hook never fires) until another
-    SIGCHLD reaches the server. The watcher sends that SIGCHLD, so the hook, and with it
-    the instant recovery, fires every time.
+    SIGCHLD reaches the server. The watcher sends it (:func:`tmux.nudge`), so the hook, and
+    with it the instant recovery, fires every time.
     """
     if server_pid is None:
         return
@@ -157,9 +155,8 @@ def _watch_for_death(pid: int, server_pid: int | None) -> None:
     _let_go_of_the_terminal()
     try:
         _wait_for_exit(pid)
-        for _ in range(5):
-            time.sleep(0.05)
-            os.kill(server_pid, signal.SIGCHLD)
+        for _ in range(tmux.REAP_NUDGES):
+            tmux.nudge(server_pid, WATCH_PAUSE)
     except OSError:
         pass
     os._exit(0)

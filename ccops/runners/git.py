@@ -12,18 +12,24 @@ from ccops.config import mask_url_secret
 from ccops.errors import GitError
 
 GIT_TIMEOUT = 60.0
-_IDENTITY = ("-c", "user.name=ccops", "-c", "user.email=ccops@localhost")
+CCOPS_IDENTITY = ("ccops", "ccops@localhost")
 # A credential helper that answers with the password from the environment, so a password in
 # repo.url reaches git neither in argv nor in the mirror's config file.
 _ENV_CREDENTIAL_HELPER = '!f() { test "$1" = get && echo "password=$CCOPS_GIT_PASSWORD"; }; f'
 
 
-def git(*args: str, cwd: Path | None = None, env: dict[str, str] | None = None) -> str:
-    """Run git with ``args`` (and ``env`` added to the environment; never a terminal prompt);
-    its stdout, or GitError with its stderr."""
+def git(
+    *args: str,
+    cwd: Path | None = None,
+    env: dict[str, str] | None = None,
+    identity: tuple[str, str] = CCOPS_IDENTITY,
+) -> str:
+    """Run git with ``args`` (and ``env`` added to the environment; never a terminal prompt),
+    committing as ``identity`` (name, e-mail); its stdout, or GitError with its stderr."""
+    name, email = identity
     try:
         result = subprocess.run(
-            ["git", *_IDENTITY, *args],
+            ["git", "-c", f"user.name={name}", "-c", f"user.email={email}", *args],
             cwd=cwd,
             capture_output=True,
             text=True,

@@ -13,13 +13,13 @@ import json
 import os
 import shutil
 import subprocess
-import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ccops.config import Config
 from ccops.errors import ConfigError, TerraformError
+from ccops.runners.ccops_cli import module_argv
 
 _PACKAGE = Path(__file__).resolve().parents[1]
 BUILTIN_MODULE = _PACKAGE / "terraform"
@@ -128,7 +128,7 @@ class Terraform:
     def _command(self) -> list[str]:
         if self.config.binary:
             return [self.config.binary]
-        return [sys.executable, "-m", "ccops.runners.tfrun"]
+        return module_argv("ccops.runners.tfrun")
 
     def _environment(self) -> dict[str, str]:
         env = {

@@ -12,9 +12,10 @@ import shutil
 import signal
 import subprocess
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from ccops.errors import TmuxError
 
@@ -103,8 +104,7 @@ class TmuxServer:
                 break
             if pane.exit_signal is not None or server_pid is None:
                 break
-            os.kill(server_pid, signal.SIGCHLD)
-            time.sleep(REAP_PAUSE)
+            nudge(server_pid, REAP_PAUSE)
             pane, server_pid = self._read_pane(session)
         return pane
 
@@ -187,9 +187,36 @@ class TmuxServer:
     def press_enter(self, session: str) -> None:
         self._run("send-keys", "-t", target(session), "Enter")
 
-    def attach_argv(self, session: str) -> list[str]:
-        """The command line that attaches a terminal to the session."""
-        return ["tmux", "-L", self.socket_name, "attach-session", "-t", target(session)]
+    def attach(self, session: str) -> NoReturn:
+        """Replace this process with a tmux client attached to the session."""
+        argv = ["tmux", "-L", self.socket_name, "attach-session", "-t", target(session)]
+        os.execvp(argv[0], argv)  # noqa: S606 - argv list, no shell
+
+
+def version(timeout: float) -> str | None:
+    """The installed tmux's version (``3.3a``); None when tmux is not on PATH.
+
+    subprocess.TimeoutExpired when ``tmux -V`` does not answer within ``timeout`` seconds.
+    """
+    tmux = shutil.which("tmux")
+    if tmux is None:
+        return None
+    result = subprocess.run(
+        [tmux, "-V"], capture_output=True, text=True, timeout=timeout, check=False
+    )
+    return result.stdout.strip().removeprefix("tmux ")
+
+
+def server_pid(environ: Mapping[str, str]) -> int | None:
+    """The pid of the tmux server a pane belongs to (``$TMUX`` is ``socket,pid,session``)."""
+    parts = environ.get("TMUX", "").split(",")
+    return int(parts[1]) if len(parts) == 3 and parts[1].isdigit() else None
+
+
+def nudge(server_pid: int, pause: float) -> None:
+    """One SIGCHLD to the tmux server, so it reaps a pane's dead process; then ``pause`` s."""
+    os.kill(server_pid, signal.SIGCHLD)
+    time.sleep(pause)
 
 
 def _hook(on_death: Sequence[str] | None) -> list[str]:

@@ -16,7 +16,6 @@ import queue
 import re
 import select
 import signal
-import subprocess
 import sys
 import termios
 import threading
@@ -30,6 +29,9 @@ from functools import partial
 from pathlib import Path
 from types import FrameType
 from typing import Any, BinaryIO
+
+from ccops.errors import GitError
+from ccops.runners import git as runners_git
 
 PROMPT_MARK = "\u276f"  # heavy right-pointing angle quotation mark, as claude draws it
 NBSP = "\u00a0"
@@ -45,7 +47,6 @@ CSI_PREFIX_PATTERN = re.compile(r"\x1b\[[0-?]*[ -/]*\Z")
 EXIT_COMMAND = re.compile(r"/exit(?:\s+(\d{1,3}))?")
 GATE_CLAIM_LINE = "## Gate 1 — CLAIMED"
 STATUS_HEADING = "# STATUS"
-GIT_TIMEOUT_SECONDS = 60
 PUSH_ATTEMPTS = 8
 PUSH_BACKOFF_SECONDS = 0.25
 EXIT_DRAIN_SECONDS = 30.0
@@ -344,27 +345,12 @@ class GitWorker:
             try:
                 job()
             except Exception as error:  # the worker must outlive any job failure
-                self._recorder.write("git-error", error=describe_error(error))
-
-
-def describe_error(error: Exception) -> str:
-    """A one-string description of a failure, including git's stderr."""
-    if isinstance(error, subprocess.CalledProcessError):
-        return f"{error}: {(error.stderr or '').strip()}"
-    return str(error)
+                self._recorder.write("git-error", error=str(error))
 
 
 def git(role: str, *args: str) -> str:
-    """Run a git command in the cwd as standin-<role>; raise on failure."""
-    identity = ["-c", f"user.name=standin-{role}", "-c", "user.email=standin@localhost"]
-    result = subprocess.run(
-        ["git", *identity, *args],
-        capture_output=True,
-        text=True,
-        check=True,
-        timeout=GIT_TIMEOUT_SECONDS,
-    )
-    return result.stdout
+    """Run a git command in the cwd as standin-<role>; GitError (with git's error) on failure."""
+    return runners_git.git(*args, cwd=Path.cwd(), identity=(f"standin-{role}", "standin@localhost"))
 
 
 def push_with_rebase(role: str) -> None:
@@ -373,7 +359,7 @@ def push_with_rebase(role: str) -> None:
         try:
             git(role, "push")
             return
-        except subprocess.CalledProcessError:
+        except GitError:
             if attempt == PUSH_ATTEMPTS:
                 raise
             time.sleep(PUSH_BACKOFF_SECONDS * attempt)

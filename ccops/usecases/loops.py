@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import sys
 import time
 from collections.abc import Callable, Iterable
 from contextlib import AbstractContextManager
@@ -14,6 +13,7 @@ from typing import Any
 
 from ccops.config import AgentName, Config
 from ccops.errors import ConfigError
+from ccops.runners.ccops_cli import ccops_argv
 from ccops.runners.claude import launch_spec, pane_command, write_spec
 from ccops.runners.tmux import Pane, TmuxServer
 from ccops.statedir.files import locked, write_atomic
@@ -127,7 +127,7 @@ class Loops:
         data = self.config.model_dump_json().encode()
         if not snapshot.exists() or snapshot.read_bytes() != data:
             write_atomic(snapshot, data, mode=0o600)
-        return [sys.executable, "-m", "ccops.cli", "--config", str(snapshot), "watchdog"]
+        return ccops_argv(snapshot, "watchdog")
 
     def refresh_death_hook(self) -> None:
         """Bring the hook and its config snapshot up to date (a re-deployed config, say)."""

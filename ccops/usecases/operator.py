@@ -9,10 +9,11 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NoReturn
 
 from ccops.config import AgentName, Config
 from ccops.decisions import watchdog
-from ccops.errors import NotRunningError
+from ccops.errors import ConfigError, NotRunningError
 from ccops.statedir.decision_stores import watchdog_store
 from ccops.usecases.loops import Loops, LoopState, LoopStatus, StartAction, mark_waiting, selected
 
@@ -79,12 +80,14 @@ def log_of(config: Config, name: AgentName) -> Path:
     return path
 
 
-def attach_argv(config: Config, name: AgentName) -> list[str]:
-    """The tmux argv that attaches a terminal to ``name``'s session, which must exist."""
+def attach(config: Config, name: AgentName, has_terminal: bool) -> NoReturn:
+    """Replace this process with a tmux client on ``name``'s session, which must exist."""
     loops = Loops(config)
     if loops.status(name).state is LoopState.MISSING:
         raise NotRunningError(f"{name} has no session: start it with ccops loops start {name}")
-    return loops.tmux.attach_argv(loops.session(name))
+    if not has_terminal:
+        raise ConfigError("attach needs a terminal on stdin")
+    loops.tmux.attach(loops.session(name))
 
 
 def clear_after_start(config: Config, name: AgentName, after_done: bool) -> bool:

@@ -17,10 +17,9 @@ from pathlib import Path
 from pydantic import BaseModel, ValidationError
 
 from ccops.config import Config
-from ccops.decisions.budget import budget, parse_size
+from ccops.decisions.budget import budget
 from ccops.errors import (
     CcopsError,
-    ConfigError,
     IncusTimeoutError,
     JournalError,
     OverBudgetError,
@@ -126,9 +125,7 @@ class Recreate:
         return pre, terraform
 
     def _check_budget(self) -> None:
-        cap = parse_size(self.config.incus.ram_cap)
-        if cap is None:
-            raise ConfigError(f"incus.ram_cap: {self.config.incus.ram_cap!r} is not a size")
+        cap = self.config.incus.ram_cap_bytes
         result = budget(self.incus.instances(), cap, replace=(self.name, self.config.vm.memory))
         if not result.within:
             raise OverBudgetError(

@@ -14,7 +14,6 @@ import json
 import os
 import shutil
 import signal
-import sys
 import tempfile
 import time
 import tomllib
@@ -26,6 +25,7 @@ from typing import Any
 from ccops.config import AGENT_NAMES, AgentName, Config
 from ccops.errors import RehearsalError
 from ccops.runners import git
+from ccops.runners.ccops_cli import module_argv
 from ccops.statedir.events import EventLog
 from ccops.testing.standin import read_records
 from ccops.usecases.handoff_tick import handoff_tick
@@ -91,10 +91,9 @@ def create_workspace(root: Path) -> Workspace:
 
 
 def _config_toml(ws: Workspace) -> str:
-    command = [
-        sys.executable, "-m", "ccops.testing.standin",
-        "--record", str(ws.records / "{session}.jsonl"), "--role", "auto",
-    ]  # fmt: skip
+    command = module_argv(
+        "ccops.testing.standin", "--record", str(ws.records / "{session}.jsonl"), "--role", "auto"
+    )
     root = ws.root
     return f"""# ccops rehearsal config: a stand-in agent on a throwaway workspace
 [tmux]
