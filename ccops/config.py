@@ -13,7 +13,7 @@ import shlex
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
@@ -35,6 +35,9 @@ AgentName = Literal["builder", "adversary"]
 AGENT_NAMES: tuple[AgentName, ...] = ("builder", "adversary")
 
 _TMUX_NAME = r"^[A-Za-z0-9_-]+$"
+_VERSION = r"^(\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?)?$"
+_HOST_PORT = r"^([^\s:]+:\d+)?$"
+T = TypeVar("T")
 
 OptionalPath = Annotated[Path | None, BeforeValidator(lambda value: None if value == "" else value)]
 """A path whose empty string means "none: use the default" (a TOML file cannot write null)."""
@@ -57,7 +60,7 @@ class ClaudeConfig(_Section):
     )
     version: str = Field(
         "",
-        pattern=r"^(\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?)?$",
+        pattern=_VERSION,
         description="the pinned CLI version `ccops doctor` expects (the deploy's); empty = any",
     )
     remote_control: bool = True
@@ -70,7 +73,12 @@ class ClaudeConfig(_Section):
         """Accept an argv list, a JSON list, or a shell-style string."""
         if isinstance(value, str):
             text = value.strip()
-            return json.loads(text) if text.startswith("[") else shlex.split(text)
+            try:
+                value = json.loads(text) if text.startswith("[") else shlex.split(text)
+            except ValueError as error:
+                raise ValueError(f"expected an argv list or a command line: {error}") from None
+        if not isinstance(value, list) or not all(isinstance(arg, str) and arg for arg in value):
+            raise ValueError("expected an argv list or a command line")
         return value
 
 
@@ -152,18 +160,18 @@ class HandoffConfig(_Section):
         return value
 
 
-_SECRETS = Path("/srv/incus-terraform-nix-vm-creator/terraform-secrets")
 _OPERATOR = Path("/etc/ccops")
+_SITE = "the site's; empty until set"
 
 
 class IncusConfig(_Section):
-    address: str = Field("100.117.251.31", min_length=1, description="Incus host (b1)")
+    address: str = Field("", description=f"Incus API host; {_SITE}")
     port: int = Field(8443, gt=0, lt=65536)
     project: str = "terraform-ci"
     instance: str = "cc-nix-test"
-    proxy: str = Field("socks5://127.0.0.1:1055", description="SOCKS5 proxy; empty = direct")
-    client_cert: Path = _SECRETS / "terraform.crt"
-    client_key: Path = _SECRETS / "terraform.key"
+    proxy: str = Field("", description="SOCKS5 proxy to the tailnet; empty = direct")
+    client_cert: OptionalPath = Field(None, description=f"client certificate (mTLS); {_SITE}")
+    client_key: OptionalPath = Field(None, description=f"its key; {_SITE}")
     server_cert: OptionalPath = Field(
         None, description="pinned server certificate (PEM); empty = state_dir/incus-server.crt"
     )
@@ -201,7 +209,7 @@ class IncusConfig(_Section):
 
 class VmConfig(_Section):
     reach_address: str = Field(
-        "100.90.116.4:22", pattern=r"^[^\s:]+:\d+$", description="the VM's SSH, via the proxy"
+        "", pattern=_HOST_PORT, description=f"the VM's SSH, via the proxy; {_SITE}"
     )
     restart_timeout: int = Field(60, gt=0, description="seconds for a clean restart")
     reach_timeout: int = Field(300, gt=0, description="seconds to wait until SSH answers")
@@ -255,6 +263,14 @@ class Config(_Section):
         data = self.model_dump(mode="json")
         data["repo"]["url"] = mask_url_secret(self.repo.url)
         return data
+
+
+def required(value: T | None, key: str) -> T:
+    """``value``, or a ConfigError naming ``key`` when it is not set (a site value)."""
+    if value is None or value == "":
+        variable = ENV_PREFIX + key.upper().replace(".", "__")
+        raise ConfigError(f"{key} is not set: set it in ccops.toml or {variable}")
+    return value
 
 
 def mask_url_secret(url: str) -> str:
@@ -341,16 +357,27 @@ def _read_file(path: Path) -> dict[str, Any]:
         raise ConfigError(f"config file {path} is not valid JSON: {exc}") from None
 
 
-_EXPECTED = {
-    "extra_forbidden": "unknown key",
-    "string_pattern_mismatch": "expected only letters, digits, '-' and '_'",
+_EXPECTED = {"extra_forbidden": "unknown key"}
+_EXPECTED_PATTERN = {
+    _TMUX_NAME: "expected only letters, digits, '-' and '_'",
+    _VERSION: "expected a version like 2.1.331, or empty",
+    _HOST_PORT: "expected host:port, or empty",
 }
+
+
+def first_problem(exc: ValidationError) -> tuple[list[str], str]:
+    """The key (its parts) and the expectation of a validation's first problem."""
+    error = exc.errors()[0]
+    loc = [str(part) for part in error["loc"] if not str(part).startswith("function-")]
+    if error["type"] == "string_pattern_mismatch":
+        pattern = error.get("ctx", {}).get("pattern", "")
+        return loc, _EXPECTED_PATTERN.get(pattern, f"expected text matching {pattern}")
+    return loc, _EXPECTED.get(error["type"], re.sub(r"^Value error, ", "", error["msg"]))
 
 
 def _describe(exc: ValidationError, path: Path | None) -> str:
     """One line: which key, where it came from, what is expected."""
-    error = exc.errors()[0]
-    loc = [str(part) for part in error["loc"] if not str(part).startswith("function-")]
+    loc, expected = first_problem(exc)
     key = ".".join(loc) or "(top level)"
     env_name = ENV_PREFIX + "__".join(part.upper() for part in loc)
     if env_name in os.environ:
@@ -361,7 +388,6 @@ def _describe(exc: ValidationError, path: Path | None) -> str:
         source = f"config file {path}"
     else:
         source = "built-in defaults"
-    expected = _EXPECTED.get(error["type"], re.sub(r"^Value error, ", "", error["msg"]))
     more = len(exc.errors()) - 1
     suffix = f" (and {more} more problem{'s' if more > 1 else ''})" if more else ""
     return f"{key}: {expected} (from {source}){suffix}"

@@ -7,6 +7,7 @@ Every step changes only what differs, so a second run changes nothing.
 
 import atexit
 import hashlib
+import io
 import shutil
 import subprocess
 import tempfile
@@ -19,6 +20,7 @@ from pyinfra.operations import apt, files, git, pip, server, systemd
 from pyinfra.operations.util import any_changed
 
 from deploy.operations import claude_cli, loops_started, wheel_installed
+from deploy.settings import clones
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -43,12 +45,8 @@ def build_wheel() -> Path:
 
 d = host.data
 user = d.agent_user
-clones = {
-    "builder": f"{d.srv_dir}/cc-ci",
-    "adversary": f"{d.srv_dir}/cc-ci-adv",
-    "plan": f"{d.srv_dir}/cc-ci-plan",
-}
-context = {"d": d, "clones": clones, "venv": d.venv_dir}
+clone = clones(d.srv_dir)
+context = {"d": d, "clones": clone, "venv": d.venv_dir}
 
 # NodeSource's nodejs brings its own npm, which conflicts with Debian's npm package.
 packages = [p for p in PACKAGES if p != "npm" or not host.get_fact(Which, command="npm")]
@@ -91,9 +89,9 @@ for role, url, branch in (
     ("plan", d.plan_url, None),
 ):
     git.repo(
-        name=f"{role} clone {clones[role]} (an existing clone is never touched)",
+        name=f"{role} clone {clone[role]} (an existing clone is never touched)",
         src=url,
-        dest=clones[role],
+        dest=clone[role],
         branch=branch,
         pull=False,
         _su_user=user,
@@ -112,14 +110,13 @@ wheel_installed(
 )
 
 files.directory(name="/etc/ccops", path="/etc/ccops", mode="755")
-files.template(
+files.put(  # rendered and checked by ccops.config with the host data (deploy/settings.py)
     name="/etc/ccops/ccops.toml",
-    src=str(TEMPLATES / "ccops.toml.j2"),
+    src=io.StringIO(d.ccops_toml),
     dest="/etc/ccops/ccops.toml",
     user="root",
     group=user,
     mode="640",
-    **context,
 )
 files.template(
     name="/etc/ccops/tmux.conf",

@@ -1,31 +1,37 @@
-"""Host data of the sandbox deploy: one TOML file and ``CCOPS_DEPLOY_*`` variables, checked.
+"""Host data of the sandbox deploy: this site's TOML file, the one in ``CCOPS_DEPLOY_DATA``
+and ``CCOPS_DEPLOY_*`` variables, checked; and the ccops.toml they make.
 
 Every value is checked before pyinfra adds a single operation; a bad one stops the run
-with one line naming the key and where it came from. Secrets never appear in the data:
-git credentials are a path to a file, never its content.
+with one line naming the key and where it came from. The keys that end up in ccops.toml
+are checked by ccops.config itself, on the file as it will be written. Secrets never
+appear in the data: git credentials are a path to a file, never its content.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shlex
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from pydantic import ValidationError
+
+from ccops.config import Config, first_problem
+
 ENV_PREFIX = "CCOPS_DEPLOY_"
 DATA_FILE_VARIABLE = f"{ENV_PREFIX}DATA"
 CONNECTION_KEYS = ("HOST", "USER", "PORT", "KEY")
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
-VERSION = re.compile(r"^\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?$")
-TMUX_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]+$")
 GIT_SCHEMES = ("https", "http", "ssh", "git", "file")
 SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$")
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
+HEADER = (
+    "# Written by ccops's deploy (deploy/host.py); changes here are replaced on the next deploy."
+)
 
 
 class DataError(SystemExit):
@@ -63,28 +69,9 @@ def absolute_path(value: Any) -> str:
     return value.rstrip("/") or "/"
 
 
-def matching(pattern: re.Pattern[str], expected: str) -> Callable[[Any], str]:
-    def check(value: Any) -> str:
-        if not isinstance(value, str) or not pattern.match(value):
-            raise ValueError(f"expected {expected}")
-        return value
-
-    return check
-
-
-def version_or_empty(value: Any) -> str:
-    if value == "":
-        return ""
-    return matching(VERSION, "a version like 2.1.331, or empty to not install claude")(value)
-
-
-def command(value: Any) -> list[str]:
-    """An argv list, a JSON list or a shell-style string; empty = ccops's default."""
-    if isinstance(value, str):
-        text = value.strip()
-        value = json.loads(text) if text.startswith("[") else shlex.split(text)
-    if not isinstance(value, list) or not all(isinstance(a, str) and a for a in value):
-        raise ValueError("expected an argv list or a command line")
+def branch(value: Any) -> str:
+    if not isinstance(value, str) or not BRANCH.match(value):
+        raise ValueError("expected a branch name")
     return value
 
 
@@ -97,13 +84,6 @@ def flag(value: Any) -> bool:
     raise ValueError("expected true or false")
 
 
-def seconds(value: Any) -> int:
-    number = int(value) if isinstance(value, str) and value.strip().isdigit() else value
-    if isinstance(number, bool) or not isinstance(number, int) or number <= 0:
-        raise ValueError("expected a positive number of seconds")
-    return number
-
-
 def credentials_file(value: Any) -> str:
     """A local git-credentials file to upload; its content is never read into the data."""
     if value == "":
@@ -113,24 +93,34 @@ def credentials_file(value: Any) -> str:
     return value
 
 
-# key: (default, check)
+# The deploy's own keys: key: (default, check)
 KEYS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "repo_url": ("", git_url),
     "plan_url": ("", git_url),
-    "branch": ("main", matching(BRANCH, "a branch name")),
+    "branch": ("main", branch),
     "agent_user": ("ccops", user_name),
     "srv_dir": ("/srv/cc-ci", absolute_path),
     "venv_dir": ("/opt/ccops", absolute_path),
     "state_dir": ("/var/lib/ccops", absolute_path),
-    "tmux_socket": ("ccops", matching(TMUX_NAME, "letters, digits, '-' and '_'")),
-    "claude_version": ("", version_or_empty),
-    "claude_command": ([], command),
-    "remote_control": (True, flag),
-    "watchdog_interval": (300, seconds),
-    "handoff_interval": (30, seconds),
     "start_loops": (True, flag),
     "git_credentials": ("", credentials_file),
 }
+# Keys passed on to ccops.toml, checked by ccops.config: key: its ccops.toml key.
+# Empty (the default) leaves the key out, so ccops's own default applies.
+CONFIG_KEYS = {
+    "tmux_socket": "tmux.socket",
+    "claude_version": "claude.version",
+    "claude_command": "claude.command",
+    "remote_control": "claude.remote_control",
+    "watchdog_interval": "watchdog.interval",
+    "handoff_interval": "handoff.interval",
+    "incus_address": "incus.address",
+    "incus_proxy": "incus.proxy",
+    "incus_client_cert": "incus.client_cert",
+    "incus_client_key": "incus.client_key",
+    "vm_reach_address": "vm.reach_address",
+}
+EMPTY = ("", [])
 
 
 def read_file(path: str) -> dict[str, Any]:
@@ -146,32 +136,118 @@ def read_file(path: str) -> dict[str, Any]:
         ) from None
 
 
-def host_data(environ: Mapping[str, str]) -> dict[str, Any]:
-    """The checked host data: the data file, overridden by ``CCOPS_DEPLOY_<KEY>``."""
-    path = environ.get(DATA_FILE_VARIABLE, "")
-    from_file = read_file(path) if path else {}
-    for key in from_file:
-        if key not in KEYS:
-            raise DataError(key, f"unknown key; known: {', '.join(KEYS)}", f"data file {path}")
-    known = {f"{ENV_PREFIX}{key.upper()}" for key in KEYS}
-    known |= {f"{ENV_PREFIX}{name}" for name in ("DATA", *CONNECTION_KEYS)}
-    for name in environ:
-        if name.startswith(ENV_PREFIX) and name not in known:
-            raise DataError(name, "unknown variable", "environment")
+def clones(srv_dir: str) -> dict[str, str]:
+    """Where the builder's, the adversary's and the plan's clones live."""
+    return {
+        "builder": f"{srv_dir}/cc-ci",
+        "adversary": f"{srv_dir}/cc-ci-adv",
+        "plan": f"{srv_dir}/cc-ci-plan",
+    }
+
+
+def host_data(environ: Mapping[str, str], site: Path | None = None) -> dict[str, Any]:
+    """The checked host data: the site file, then the data file, then ``CCOPS_DEPLOY_<KEY>``.
+
+    ``ccops_toml`` holds the config file the deploy writes, checked by ccops.config.
+    """
+    raw, sources = given_values(environ, site)
     data = {}
-    for key, (default, check) in KEYS.items():
-        variable = f"{ENV_PREFIX}{key.upper()}"
-        if variable in environ:
-            value, source = environ[variable], f"environment variable {variable}"
-        elif key in from_file:
-            value, source = from_file[key], f"data file {path}"
-        else:
-            value, source = default, "defaults"
+    for key, (_, check) in KEYS.items():
         try:
-            data[key] = check(value)
+            data[key] = check(raw[key])
         except (ValueError, TypeError) as error:
-            raise DataError(key, str(error), source) from None
-    return data
+            raise DataError(key, str(error), sources[key]) from None
+    owned = ccops_toml_values(data, raw)
+    config = checked(nested(owned), owned, sources)
+    settings = config.model_dump(mode="json")
+    text = render({name: lookup(settings, name) for name in owned})
+    checked(tomllib.loads(text), owned, sources)  # the file as written
+    data |= {key: lookup(settings, name) for key, name in CONFIG_KEYS.items()}
+    return data | {"ccops_toml": text}
+
+
+def given_values(
+    environ: Mapping[str, str], site: Path | None
+) -> tuple[dict[str, Any], dict[str, str]]:
+    """Each key's value and where it came from; unknown keys and variables stop here."""
+    known = [*KEYS, *CONFIG_KEYS]
+    values: dict[str, Any] = {key: KEYS[key][0] if key in KEYS else "" for key in known}
+    sources = dict.fromkeys(known, "defaults")
+    for path in (str(site) if site else "", environ.get(DATA_FILE_VARIABLE, "")):
+        for key, value in (read_file(path) if path else {}).items():
+            if key not in values:
+                raise DataError(key, f"unknown key; known: {', '.join(known)}", f"data file {path}")
+            values[key], sources[key] = value, f"data file {path}"
+    variables = {f"{ENV_PREFIX}{key.upper()}": key for key in known}
+    connection_names = {f"{ENV_PREFIX}{name}" for name in ("DATA", *CONNECTION_KEYS)}
+    for name, value in environ.items():
+        if name in variables:
+            values[variables[name]] = value
+            sources[variables[name]] = f"environment variable {name}"
+        elif name.startswith(ENV_PREFIX) and name not in connection_names:
+            raise DataError(name, "unknown variable", "environment")
+    return values, sources
+
+
+def ccops_toml_values(data: dict[str, Any], raw: dict[str, Any]) -> dict[str, tuple[str, Any]]:
+    """Each ccops.toml key the deploy writes: (the host-data key it comes from, its value)."""
+    clone = clones(data["srv_dir"])
+    owned: dict[str, tuple[str, Any]] = {
+        # ccops-tmux.service owns the server; a ccops command must never start one itself.
+        "tmux.start_server": ("", False),
+        "agents.builder.workdir": ("srv_dir", clone["builder"]),
+        "agents.adversary.workdir": ("srv_dir", clone["adversary"]),
+        "paths.plan_dir": ("srv_dir", clone["plan"]),
+        "paths.state_dir": ("state_dir", data["state_dir"]),
+        "repo.url": ("repo_url", data["repo_url"]),
+    }
+    for key, name in CONFIG_KEYS.items():
+        if raw[key] not in EMPTY:
+            owned[name] = (key, raw[key])
+    return owned
+
+
+def checked(
+    values: dict[str, Any], owned: dict[str, tuple[str, Any]], sources: dict[str, str]
+) -> Config:
+    """ccops's Config of ``values``; a problem names the host-data key behind it."""
+    try:
+        return Config.model_validate(values)
+    except ValidationError as error:
+        loc, expected = first_problem(error)
+        name = ".".join(loc)
+        owners = [owned[n][0] for n in owned if name == n or name.startswith(f"{n}.")]
+        key = owners[0] if owners and owners[0] else f"ccops.toml {name}"
+        raise DataError(key, expected, sources.get(key, "the deploy")) from None
+
+
+def nested(owned: dict[str, tuple[str, Any]]) -> dict[str, Any]:
+    """``{"a.b": (key, 1)}`` as ``{"a": {"b": 1}}``."""
+    tree: dict[str, Any] = {}
+    for name, (_, value) in owned.items():
+        *sections, leaf = name.split(".")
+        node = tree
+        for section in sections:
+            node = node.setdefault(section, {})
+        node[leaf] = value
+    return tree
+
+
+def lookup(tree: dict[str, Any], name: str) -> Any:
+    """The value at the dotted ``name`` of a nested dict."""
+    for part in name.split("."):
+        tree = tree[part]
+    return tree
+
+
+def render(values: dict[str, Any]) -> str:
+    """ccops.toml of dotted keys and plain values (a JSON scalar or list is valid TOML)."""
+    sections: dict[str, list[str]] = {}
+    for name, value in values.items():
+        section, _, leaf = name.rpartition(".")
+        sections.setdefault(section, []).append(f"{leaf} = {json.dumps(value)}")
+    blocks = [f"[{section}]\n" + "\n".join(lines) for section, lines in sections.items()]
+    return "\n\n".join([HEADER, *blocks]) + "\n"
 
 
 def connection(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:

@@ -9,7 +9,8 @@ import pytest
 from typer.testing import CliRunner
 
 from ccops.cli import app
-from ccops.config import Config, load_config, mask_url_secret
+from ccops.config import Config, load_config, mask_url_secret, required
+from ccops.errors import ConfigError
 
 runner = CliRunner()
 
@@ -27,6 +28,16 @@ def test_builtin_defaults_are_the_seeds() -> None:
     assert not config.claude.allow_root
     assert config.tmux.socket == "ccops"
     assert config.claude.command == ["claude"]
+
+
+def test_site_values_are_empty_until_set() -> None:
+    incus, vm = Config().incus, Config().vm
+    assert (incus.address, incus.proxy, vm.reach_address) == ("", "", "")
+    assert incus.client_cert is None and incus.client_key is None
+    with pytest.raises(ConfigError, match=r"^vm.reach_address is not set: set it in ccops.toml "
+                       r"or CCOPS_VM__REACH_ADDRESS$"):  # fmt: skip
+        required(vm.reach_address, "vm.reach_address")
+    assert required("10.0.0.9:22", "vm.reach_address") == "10.0.0.9:22"
 
 
 def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

@@ -18,8 +18,10 @@ from conftest import CCOPS, Setup, fails
 from incus_env import write_cert
 from pydantic import BaseModel
 
-from ccops.config import Config
+from ccops.config import Config, load_config
 from deploy.settings import host_data
+
+SITE = Path(__file__).resolve().parent.parent / "inventories" / "cc-ci.toml"
 
 BAD_FILES = [
     ("[tmux]\nsocket = 3\n", "tmux.socket", "valid string"),
@@ -170,6 +172,22 @@ def test_a_path_key_that_is_wrong_is_named(
     fails(setup.ccops(*command), code, f"{section}.{name}")
 
 
+@pytest.mark.parametrize(
+    ("incus", "command", "key"),
+    [
+        ({}, ["vm", "state"], "incus.address"),
+        ({}, ["vm", "trust"], "incus.address"),
+        ({"address": "127.0.0.1", "proxy": ""}, ["vm", "state"], "incus.client_cert"),
+    ],
+)
+def test_a_site_value_not_set_is_named(
+    setup: Setup, incus: dict[str, str], command: list[str], key: str
+) -> None:
+    setup.write_config(incus=incus)
+    variable = "CCOPS_" + key.upper().replace(".", "__")
+    fails(setup.ccops(*command), 2, f"{key} is not set: set it in ccops.toml or {variable}")
+
+
 def test_missing_workdir_is_a_config_error(setup: Setup) -> None:
     setup.write_config(agents__builder={"workdir": str(setup.root / "nope")})
     fails(setup.ccops("loops", "start", "builder"), 2, "agents.builder.workdir")
@@ -219,11 +237,14 @@ DEPLOY_BAD = [  # key, a wrong value, words of the one line
     ("tmux_socket", "a:b", "letters, digits"),
     ("claude_version", "latest", "a version like"),
     ("claude_command", "[1, 2]", "argv list"),
-    ("remote_control", "maybe", "true or false"),
-    ("watchdog_interval", "0", "positive number of seconds"),
-    ("handoff_interval", "soon", "positive number of seconds"),
+    ("remote_control", "maybe", "valid boolean"),
+    ("watchdog_interval", "0", "greater than 0"),
+    ("handoff_interval", "soon", "valid integer"),
     ("start_loops", "2", "true or false"),
     ("git_credentials", "/no/such/file", "git-credentials file"),
+    ("claude_command", "'unclosed", "argv list or a command line"),
+    ("incus_proxy", "http://proxy:3128", "socks5://"),
+    ("vm_reach_address", "100.90.116.4", "host:port"),
 ]
 DEPLOY_URL = {  # the two keys without a default
     "CCOPS_DEPLOY_REPO_URL": "https://git.example.net/cc-ci.git",
@@ -267,3 +288,26 @@ def test_a_bad_deploy_data_file_is_one_line(tmp_path: Path, text: str, words: li
 def test_missing_deploy_data_file_and_unknown_variable() -> None:
     assert "cannot read /no/such.toml" in deploy_error({"CCOPS_DEPLOY_DATA": "/no/such.toml"})
     assert "unknown variable" in deploy_error({**DEPLOY_URL, "CCOPS_DEPLOY_AGENT_USR": "x"})
+
+
+def test_the_sites_values_reach_ccops_toml(tmp_path: Path) -> None:
+    """inventories/cc-ci.toml's values, in the ccops.toml the deploy writes, as ccops reads it."""
+    data = host_data({**DEPLOY_URL, "CCOPS_DEPLOY_WATCHDOG_INTERVAL": "600"}, SITE)
+    path = tmp_path / "ccops.toml"
+    path.write_text(data["ccops_toml"])
+    config = load_config(path)
+    assert config.incus.address == data["incus_address"] != ""
+    assert config.incus.proxy == data["incus_proxy"]
+    assert str(config.incus.client_cert) == data["incus_client_cert"]
+    assert str(config.incus.client_key) == data["incus_client_key"]
+    assert config.vm.reach_address == data["vm_reach_address"] != ""
+    assert config.watchdog.interval == data["watchdog_interval"] == 600
+    assert "interval = 600\n" in data["ccops_toml"]  # typed, not the variable's string
+    assert not config.tmux.start_server
+
+
+def test_a_variable_overrides_the_site_file_and_a_bad_one_is_named() -> None:
+    address = {"CCOPS_DEPLOY_VM_REACH_ADDRESS": "10.0.0.9:2222"}
+    assert host_data({**DEPLOY_URL, **address}, SITE)["vm_reach_address"] == "10.0.0.9:2222"
+    line = deploy_error({**DEPLOY_URL, "CCOPS_DEPLOY_VM_REACH_ADDRESS": "10.0.0.9"})
+    assert line.startswith("ccops deploy: vm_reach_address: expected host:port"), line

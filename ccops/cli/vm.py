@@ -29,13 +29,14 @@ TimeoutOption = Annotated[
 
 
 def _connect(config: Config, insecure: bool) -> Incus:
+    incus = Incus(config, insecure=insecure)
     if insecure:
         typer.echo(
             f"ccops: WARNING: --insecure: the certificate of {config.incus.address} is NOT "
             "verified; anyone on the path can read and change this session",
             err=True,
         )
-    return Incus(config, insecure=insecure)
+    return incus
 
 
 def _say(line: str) -> None:

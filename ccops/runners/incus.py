@@ -19,7 +19,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from ccops.config import Config, mask_url_secret
+from ccops.config import Config, mask_url_secret, required
 from ccops.errors import (
     ConfigError,
     IncusError,
@@ -73,7 +73,8 @@ def _client_context(config: Config) -> ssl.SSLContext:
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
-    cert, key = config.incus.client_cert, config.incus.client_key
+    cert = required(config.incus.client_cert, "incus.client_cert")
+    key = required(config.incus.client_key, "incus.client_key")
     for name, path in (("incus.client_cert", cert), ("incus.client_key", key)):
         if not path.is_file():
             raise ConfigError(f"{name}: {path} does not exist")
@@ -128,6 +129,7 @@ class Incus:
     """A session with the Incus API of ``incus.address``; use it as a context manager."""
 
     def __init__(self, config: Config, insecure: bool = False) -> None:
+        required(config.incus.address, "incus.address")
         self.config = config.incus
         self.pin = "none (--insecure)" if insecure else str(pin_path(config))
         context = _client_context(config)

@@ -16,7 +16,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ValidationError
 
-from ccops.config import Config
+from ccops.config import Config, required
 from ccops.decisions.budget import budget
 from ccops.errors import (
     CcopsError,
@@ -167,8 +167,8 @@ class Recreate:
         (directory / "servercerts").mkdir(parents=True, exist_ok=True)
         directory.chmod(0o700)
         for source, target in (
-            (self.config.incus.client_cert, "client.crt"),
-            (self.config.incus.client_key, "client.key"),
+            (required(self.config.incus.client_cert, "incus.client_cert"), "client.crt"),
+            (required(self.config.incus.client_key, "incus.client_key"), "client.key"),
         ):
             if source.is_file():
                 shutil.copyfile(source, directory / target)

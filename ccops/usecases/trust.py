@@ -15,7 +15,7 @@ from pathlib import Path
 from cryptography import x509
 from cryptography.hazmat.primitives.serialization import Encoding
 
-from ccops.config import Config
+from ccops.config import Config, required
 from ccops.errors import ConfigError
 from ccops.runners import proxy
 from ccops.runners.incus import TIMEOUT_KEY, Incus, fingerprint, pin_path
@@ -43,7 +43,11 @@ def server_certificate(config: Config) -> ServerCertificate:
     """Fetch the server's certificate (unverified: this is the first look)."""
     incus = config.incus
     der = proxy.peer_certificate(
-        incus.address, incus.port, incus.proxy, incus.timeout, timeout_key=TIMEOUT_KEY
+        required(incus.address, "incus.address"),
+        incus.port,
+        incus.proxy,
+        incus.timeout,
+        timeout_key=TIMEOUT_KEY,
     )
     cert = x509.load_der_x509_certificate(der)
     return ServerCertificate(der, cert.subject.rfc4514_string(), cert.not_valid_after_utc)

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from ccops.config import Config
+from ccops.config import Config, required
 from ccops.errors import (
     CcopsError,
     IncusError,
@@ -182,7 +182,7 @@ class VmActions:
 
 def until_reachable(config: Config, deadline: float) -> str:
     """Wait until the VM's SSH answers through the proxy; its banner."""
-    address, via = config.vm.reach_address, config.incus.proxy
+    address, via = required(config.vm.reach_address, "vm.reach_address"), config.incus.proxy
     while True:
         try:
             return proxy.ssh_banner(address, via, timeout=min(5.0, config.incus.timeout))

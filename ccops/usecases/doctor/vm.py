@@ -9,7 +9,7 @@ from pathlib import PurePosixPath
 
 from cryptography import x509
 
-from ccops.config import Config, mask_url_secret
+from ccops.config import Config, mask_url_secret, required
 from ccops.decisions.budget import budget, human
 from ccops.errors import UnreachableError
 from ccops.runners import proxy
@@ -25,7 +25,8 @@ def socks_proxy(config: Config) -> Finding:
         return skip("incus.proxy is empty: Incus and SSH are reached directly")
     proxy_url = mask_url_secret(incus.proxy)
     try:
-        proxy.connect(incus.address, incus.port, incus.proxy, incus.timeout).close()
+        address = required(incus.address, "incus.address")
+        proxy.connect(address, incus.port, incus.proxy, incus.timeout).close()
     except UnreachableError as error:
         return Finding(Status.WARN, f"{proxy_url} answers, but {error}", "check the tailnet")
     return ok(f"{proxy_url} reaches {incus.address}:{incus.port}")
@@ -60,7 +61,8 @@ class VmChecks:
         return fail(f"{name} is {status}", "`ccops vm start`")
 
     def ssh(self) -> Finding:
-        address, incus = self.config.vm.reach_address, self.config.incus
+        address = required(self.config.vm.reach_address, "vm.reach_address")
+        incus = self.config.incus
         banner = proxy.ssh_banner(address, incus.proxy, incus.timeout)
         return ok(f"{address} answers: {banner}")
 
