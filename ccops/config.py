@@ -13,7 +13,7 @@ import shlex
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, Literal, TypeVar
+from typing import Annotated, Any, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
@@ -28,11 +28,10 @@ from pydantic import (
 
 from ccops.decisions.budget import parse_size
 from ccops.errors import ConfigError
+from ccops.vocabulary import CLAIM_MARKER, AgentName
 
 DEFAULT_CONFIG_FILE = Path("/etc/ccops/ccops.toml")
 ENV_PREFIX = "CCOPS_"
-AgentName = Literal["builder", "adversary"]
-AGENT_NAMES: tuple[AgentName, ...] = ("builder", "adversary")
 
 _TMUX_NAME = r"^[A-Za-z0-9_-]+$"
 _VERSION = r"^(\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?)?$"
@@ -148,7 +147,7 @@ class WatchdogConfig(_Section):
 
 class HandoffConfig(_Section):
     interval: int = Field(30, gt=0, description="seconds between handoff ticks")
-    claim_pattern: str = Field("CLAIMED", min_length=1, description="regex of a gate claim line")
+    claim_pattern: str = Field(CLAIM_MARKER, min_length=1, description="regex of a gate claim line")
 
     @field_validator("claim_pattern")
     @classmethod

@@ -7,8 +7,10 @@ from pathlib import Path
 import pytest
 
 from ccops.config import Config
+from ccops.decisions.markers import parse_status
 from ccops.errors import ConfigError
 from ccops.usecases.prompts import render_prompt
+from ccops.vocabulary import BLOCKED_HEADING, DONE_HEADING
 
 COMMON = [
     "coordinate ONLY through the git repo",
@@ -89,3 +91,16 @@ def test_custom_template_errors_are_config_errors(tmp_path: Path) -> None:
     missing = Config.model_validate({"agents": {"builder": {"prompt": str(tmp_path / "none.md")}}})
     with pytest.raises(ConfigError, match="does not exist"):
         render_prompt(missing, "builder")
+
+
+def test_the_prompts_teach_the_markers_the_decisions_read() -> None:
+    """The claim line the Builder's prompt shows parses as a claim; DONE and Blocked are the
+    headings parse_status looks for."""
+    builder = render_prompt(Config(), "builder")
+    example = next(line for line in builder.splitlines() if "- Gate 3:" in line)
+    claim_line = example.strip().strip("`")
+    assert parse_status(claim_line).claims == (claim_line,)
+    for heading in (DONE_HEADING, BLOCKED_HEADING):
+        assert f"`{heading}`" in builder
+    assert parse_status(f"{DONE_HEADING}\n").done
+    assert parse_status(f"{BLOCKED_HEADING}\nno key\n").blocked == "no key"

@@ -11,10 +11,10 @@ import typer
 from rich.console import Console
 
 from ccops.cli.common import config_of, print_json, status_table
-from ccops.config import AgentName
 from ccops.statedir.logs import follow, tail
 from ccops.usecases.operator import attach as attach_to
 from ccops.usecases.operator import log_of, loop_statuses, start_loops, stop_loops
+from ccops.vocabulary import AgentName
 
 app = typer.Typer(help="Run the Builder and Adversary loops in tmux.", no_args_is_help=True)
 

@@ -14,6 +14,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict
 
 from ccops.decisions.markers import StatusMarkers
+from ccops.vocabulary import ADVERSARY, BUILDER, AgentName
 
 
 class _Data(BaseModel):
@@ -23,7 +24,7 @@ class _Data(BaseModel):
 class Ping(_Data):
     """One message to type into an agent's composer."""
 
-    to: Literal["builder", "adversary"]
+    to: AgentName
     claims: tuple[str, ...] = ()
     review_blob: str | None = None
     review_commit: str | None = None
@@ -79,9 +80,9 @@ def decide(
             blocked = seen.status.blocked
     if seen.review is not None and seen.review.blob != review_blob:
         if seen.review.blob is not None:
-            pending = [p for p in pending if p.to != "builder" or p == state.typing]
+            pending = [p for p in pending if p.to != BUILDER or p == state.typing]
             pending.append(
-                Ping(to="builder", review_blob=seen.review.blob, review_commit=seen.review.commit)
+                Ping(to=BUILDER, review_blob=seen.review.blob, review_commit=seen.review.commit)
             )
         review_blob = seen.review.blob
     actions += [HandoffAction(kind="deliver", ping=ping) for ping in pending]
@@ -125,10 +126,10 @@ def _merge_claims(
 
     A ping already being typed is left as it is; new claims then queue behind it.
     """
-    open_ping = next((p for p in pending if p.to == "adversary" and p != typing), None)
+    open_ping = next((p for p in pending if p.to == ADVERSARY and p != typing), None)
     claims = (open_ping.claims if open_ping else ()) + new_claims
     rest = [p for p in pending if p != open_ping]
-    return [*rest, Ping(to="adversary", claims=claims)]
+    return [*rest, Ping(to=ADVERSARY, claims=claims)]
 
 
 def _blocked_action(reason: str | None) -> HandoffAction:

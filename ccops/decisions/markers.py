@@ -10,7 +10,11 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-DEFAULT_CLAIM_PATTERN = "CLAIMED"
+from ccops.vocabulary import BLOCKED_HEADING, CLAIM_MARKER, DONE_HEADING
+
+DEFAULT_CLAIM_PATTERN = CLAIM_MARKER
+_DONE_TITLE = DONE_HEADING.lstrip("# ").lower()
+_BLOCKED_TITLE = BLOCKED_HEADING.lstrip("# ").lower()
 _HEADING = re.compile(r"^(#{1,6})\s+(.*?)\s*#*\s*$")
 _FENCE = re.compile(r"^\s{0,3}(`{3,}|~{3,})")
 
@@ -37,8 +41,8 @@ def parse_status(text: str, claim_pattern: str = DEFAULT_CLAIM_PATTERN) -> Statu
         heading = _HEADING.match(line)
         if heading and len(heading.group(1)) <= 2:
             title = heading.group(2).strip().lower()
-            done = done or title == "done"
-            in_blocked = title.startswith("blocked")
+            done = done or title == _DONE_TITLE
+            in_blocked = title.startswith(_BLOCKED_TITLE)
             if in_blocked and blocked is None:
                 blocked = []
             continue

@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-AgentKey = Literal["builder", "adversary"]
+from ccops.vocabulary import AgentName
 
 
 class _Data(BaseModel):
@@ -37,7 +37,7 @@ class LoopSeen(_Data):
 
 
 class WatchdogObservation(_Data):
-    loops: dict[AgentKey, LoopSeen]
+    loops: dict[AgentName, LoopSeen]
     done: bool | None = Field(description="None: STATUS.md could not be read")
     now: float
 
@@ -51,9 +51,9 @@ class Backoff(_Data):
 
 class WatchdogState(_Data):
     done: bool = False
-    restarts: dict[AgentKey, tuple[float, ...]] = Field(default_factory=dict)
-    backoff: dict[AgentKey, Backoff] = Field(default_factory=dict)
-    stopped: tuple[AgentKey, ...] = Field((), description="stopped by an operator: left down")
+    restarts: dict[AgentName, tuple[float, ...]] = Field(default_factory=dict)
+    backoff: dict[AgentName, Backoff] = Field(default_factory=dict)
+    stopped: tuple[AgentName, ...] = Field((), description="stopped by an operator: left down")
 
     @model_validator(mode="before")
     @classmethod
@@ -63,7 +63,7 @@ class WatchdogState(_Data):
             return {k: v for k, v in data.items() if k != "crashloop"}
         return data
 
-    def waiting(self, name: AgentKey, now: float) -> float | None:
+    def waiting(self, name: AgentName, now: float) -> float | None:
         """When ``name``'s agent may start, if it is still waiting out a backoff."""
         backoff = self.backoff.get(name)
         return backoff.not_before if backoff and backoff.not_before > now else None
@@ -71,7 +71,7 @@ class WatchdogState(_Data):
 
 class WatchdogAction(_Data):
     kind: Literal["restart", "crashloop", "crashloop_ended", "stop_all"]
-    loop: AgentKey | None = None
+    loop: AgentName | None = None
     reason: str
     not_before: float | None = Field(None, description="restart: the agent waits until then")
 
@@ -105,7 +105,7 @@ def decide(
 
 
 def _supervise(
-    name: AgentKey,
+    name: AgentName,
     loop: LoopSeen,
     recent: tuple[float, ...],
     current: Backoff | None,
@@ -141,7 +141,7 @@ def _next_backoff(current: Backoff | None, now: float, policy: CrashLoopPolicy) 
     return Backoff(delay=delay, not_before=now + delay)
 
 
-def cleared(state: WatchdogState, name: AgentKey) -> WatchdogState:
+def cleared(state: WatchdogState, name: AgentName) -> WatchdogState:
     """The state after an operator starts ``name`` by hand: supervised afresh."""
     restarts = {k: v for k, v in state.restarts.items() if k != name}
     backoff = {k: v for k, v in state.backoff.items() if k != name}
@@ -149,7 +149,7 @@ def cleared(state: WatchdogState, name: AgentKey) -> WatchdogState:
     return state.model_copy(update={"restarts": restarts, "backoff": backoff, "stopped": stopped})
 
 
-def held(state: WatchdogState, name: AgentKey) -> WatchdogState:
+def held(state: WatchdogState, name: AgentName) -> WatchdogState:
     """The state after an operator stops ``name``: the watchdog leaves it down."""
     if name in state.stopped:
         return state

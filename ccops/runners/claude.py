@@ -26,7 +26,8 @@ from ccops.runners.ccops_cli import module_argv
 from ccops.statedir.files import write_atomic
 
 if TYPE_CHECKING:
-    from ccops.config import AgentName, Config
+    from ccops.config import Config
+    from ccops.vocabulary import AgentName
 
 CLAUDE_PACKAGE = "@anthropic-ai/claude-code"  # the npm package of the claude CLI
 WATCH_PAUSE = 0.05  # seconds between the SIGCHLDs the death watcher sends the tmux server

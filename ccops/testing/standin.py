@@ -32,6 +32,7 @@ from typing import Any, BinaryIO
 
 from ccops.errors import GitError
 from ccops.runners import git as runners_git
+from ccops.vocabulary import AGENT_NAMES
 
 PROMPT_MARK = "\u276f"  # heavy right-pointing angle quotation mark, as claude draws it
 NBSP = "\u00a0"
@@ -80,9 +81,7 @@ def parse_options(argv: list[str]) -> Options:
     parser.add_argument(
         "--record", help="JSON-lines log file (appended); {session} becomes $CCOPS_SESSION"
     )
-    parser.add_argument(
-        "--role", choices=["builder", "adversary", "auto"], help="auto: $CCOPS_AGENT"
-    )
+    parser.add_argument("--role", choices=[*AGENT_NAMES, "auto"], help="auto: $CCOPS_AGENT")
     parser.add_argument("--busy", type=float, default=0.0, help="seconds busy per submit")
     parser.add_argument("--remote-control", nargs="?", const=True, metavar="NAME")
     parser.add_argument("--dangerously-skip-permissions", action="store_true")
@@ -92,7 +91,7 @@ def parse_options(argv: list[str]) -> Options:
     role = os.environ.get("CCOPS_AGENT") if args.role == "auto" else args.role
     return Options(
         record=Path(args.record.replace("{session}", session)) if args.record else None,
-        role=role if role in ("builder", "adversary") else None,
+        role=role if role in AGENT_NAMES else None,
         busy=args.busy,
         remote_control=args.remote_control,
         skip_permissions=args.dangerously_skip_permissions,

@@ -11,13 +11,14 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ccops.config import AgentName, Config
+from ccops.config import Config
 from ccops.errors import ConfigError
 from ccops.runners.ccops_cli import ccops_argv
 from ccops.runners.claude import launch_spec, pane_command, write_spec
 from ccops.runners.tmux import Pane, TmuxServer
 from ccops.statedir.files import locked, write_atomic
 from ccops.usecases.prompts import render_prompt
+from ccops.vocabulary import AGENT_NAMES, AgentName
 
 LOCK_TIMEOUT = 30.0
 
@@ -139,7 +140,7 @@ class Loops:
 
 def selected(name: AgentName | None) -> Iterable[AgentName]:
     """One agent, or both when no name is given."""
-    return (name,) if name else ("builder", "adversary")
+    return (name,) if name else AGENT_NAMES
 
 
 def mark_waiting(status: LoopStatus, not_before: float | None) -> LoopStatus:

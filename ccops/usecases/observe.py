@@ -9,12 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from ccops.config import AgentName, Config
+from ccops.config import Config
 from ccops.decisions.markers import StatusMarkers, parse_status
 from ccops.decisions.watchdog import LoopSeen
 from ccops.errors import GitError
 from ccops.runners import git
 from ccops.usecases.loops import Loops
+from ccops.vocabulary import AgentName
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import NoReturn
 
-from ccops.config import AgentName, Config
+from ccops.config import Config
 from ccops.decisions import watchdog
 from ccops.errors import ConfigError, NotRunningError
 from ccops.statedir.decision_stores import watchdog_store
 from ccops.usecases.loops import Loops, LoopState, LoopStatus, StartAction, mark_waiting, selected
+from ccops.vocabulary import AgentName
 
 
 @dataclass(frozen=True)

@@ -5,10 +5,11 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ccops.config import AGENT_NAMES, Config
+from ccops.config import Config
 from ccops.statedir.decision_stores import handoff_store, watchdog_store
 from ccops.statedir.events import EventLog
 from ccops.usecases.loops import Loops, mark_waiting
+from ccops.vocabulary import AGENT_NAMES
 
 RECENT_EVENTS = 512 * 1024  # bytes of the event log read: enough for days of ticks
 

@@ -6,12 +6,20 @@ import re
 from pathlib import Path
 from typing import Any
 
-from ccops.config import AgentName, Config, mask_url_secret
+from ccops.config import Config, mask_url_secret
 from ccops.errors import ConfigError
+from ccops.vocabulary import (
+    ADVERSARY,
+    AGENT_NAMES,
+    BLOCKED_HEADING,
+    BUILDER,
+    CLAIM_MARKER,
+    DONE_HEADING,
+    AgentName,
+)
 
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")
 
-CLAIM_MARKER = "CLAIMED"
 _PACKAGE = Path(__file__).resolve().parents[1]
 # In a wheel the templates sit inside the package; in a checkout, beside it.
 _BUILTIN_DIRS = (_PACKAGE / "prompts", _PACKAGE.parent / "prompts")
@@ -32,18 +40,18 @@ def template_path(config: Config, name: AgentName) -> Path:
 
 def prompt_context(config: Config, name: AgentName) -> dict[str, Any]:
     """The variables every template gets."""
-    agents = {
-        n: {"name": n, **config.agent(n).model_dump(mode="json")} for n in ("builder", "adversary")
-    }
+    agents = {n: {"name": n, **config.agent(n).model_dump(mode="json")} for n in AGENT_NAMES}
     return {
         "agent": agents[name],
-        "builder": agents["builder"],
-        "adversary": agents["adversary"],
+        BUILDER: agents[BUILDER],
+        ADVERSARY: agents[ADVERSARY],
         "plan_dir": str(config.paths.plan_dir),
         "repo_url": mask_url_secret(config.repo.url),
         "handoff_interval": config.handoff.interval,
         "watchdog_interval": config.watchdog.interval,
         "claim_marker": CLAIM_MARKER,
+        "done_heading": DONE_HEADING,
+        "blocked_heading": BLOCKED_HEADING,
     }
 
 

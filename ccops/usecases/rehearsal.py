@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ccops.config import AGENT_NAMES, AgentName, Config
+from ccops.config import Config
 from ccops.errors import RehearsalError
 from ccops.runners import git
 from ccops.runners.ccops_cli import module_argv
@@ -30,8 +30,9 @@ from ccops.statedir.events import EventLog
 from ccops.testing.standin import read_records
 from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import Loops, LoopState, LoopStatus, StartAction, wait_for
-from ccops.usecases.prompts import CLAIM_MARKER, render_prompt
+from ccops.usecases.prompts import render_prompt
 from ccops.usecases.watchdog_tick import watchdog_tick
+from ccops.vocabulary import ADVERSARY, AGENT_NAMES, BUILDER, CLAIM_MARKER, DONE_HEADING, AgentName
 
 WAIT = 20.0
 
@@ -140,10 +141,10 @@ class Rehearsal:
             self.check_prompts()
             self.show(self.statuses())
             self.check_start_is_idempotent()
-            self.kill_and_recover("adversary")
+            self.kill_and_recover(ADVERSARY)
             self.check_claim_pushed()
-            self.hand_off("adversary", "REVIEW.md", "verified:")
-            self.hand_off("builder", "STATUS.md", "## DONE")
+            self.hand_off(ADVERSARY, "REVIEW.md", "verified:")
+            self.hand_off(BUILDER, "STATUS.md", DONE_HEADING)
             self.check_done_stops_both()
             self.check_stop_is_idempotent()
         finally:

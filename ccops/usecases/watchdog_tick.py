@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 
-from ccops.config import AGENT_NAMES, Config
+from ccops.config import Config
 from ccops.decisions import watchdog
 from ccops.errors import CcopsError
 from ccops.runners.claude import clock_time
@@ -14,6 +14,7 @@ from ccops.statedir.events import EventLog
 from ccops.statedir.rotation import rotate_logs
 from ccops.usecases.loops import Loops
 from ccops.usecases.observe import loops_seen, read_done_source, status_markers
+from ccops.vocabulary import AGENT_NAMES
 
 
 def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> list[str]:

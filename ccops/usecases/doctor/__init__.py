@@ -9,11 +9,12 @@ from __future__ import annotations
 from contextlib import ExitStack
 from functools import partial
 
-from ccops.config import AGENT_NAMES, Config
+from ccops.config import Config
 from ccops.errors import ProxyUnreachableError
 from ccops.usecases.doctor import claude, host, repos, systemd
 from ccops.usecases.doctor.check import FIXES, Check, Status, Step, run_steps
 from ccops.usecases.doctor.vm import VmChecks, socks_proxy
+from ccops.vocabulary import AGENT_NAMES
 
 __all__ = ["Check", "Status", "run_checks"]
 

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import re
 
-from ccops.config import AgentName, Config
+from ccops.config import Config
 from ccops.runners import git
 from ccops.usecases.doctor.check import Finding, fail, ok
 from ccops.usecases.doctor.host import user
+from ccops.vocabulary import AgentName
 
 PUSH_TIMEOUT = 10.0
 _URL_USERINFO = re.compile(r"://[^/\s@]+@")  # git hides it already; so do we
