@@ -71,6 +71,7 @@ class Options:
     remote_control: str | bool | None
     skip_permissions: bool
     prompt: str
+    settings: Path | None = None
 
 
 def parse_options(argv: list[str]) -> Options:
@@ -85,6 +86,7 @@ def parse_options(argv: list[str]) -> Options:
     parser.add_argument("--busy", type=float, default=0.0, help="seconds busy per submit")
     parser.add_argument("--remote-control", nargs="?", const=True, metavar="NAME")
     parser.add_argument("--dangerously-skip-permissions", action="store_true")
+    parser.add_argument("--settings", type=Path, help="claude settings: its hooks are fired")
     parser.add_argument("prompt")
     args = parser.parse_args(argv)
     session = os.environ.get("CCOPS_SESSION", "agent")
@@ -96,6 +98,7 @@ def parse_options(argv: list[str]) -> Options:
         remote_control=args.remote_control,
         skip_permissions=args.dangerously_skip_permissions,
         prompt=args.prompt,
+        settings=args.settings,
     )
 
 

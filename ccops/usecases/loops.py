@@ -14,7 +14,7 @@ from typing import Any
 
 from ccops.config import AgentName, Config
 from ccops.errors import ConfigError
-from ccops.runners.claude import launch_spec, pane_command, write_spec
+from ccops.runners.claude import launch_spec, pane_command, write_settings, write_spec
 from ccops.runners.tmux import Pane, TmuxServer
 from ccops.statedir.files import locked, write_atomic
 from ccops.usecases.prompts import render_prompt
@@ -101,7 +101,9 @@ class Loops:
                 f"agents.{name}.workdir: {workdir} is not a directory: "
                 f"clone the repo there or set agents.{name}.workdir"
             )
-        spec = launch_spec(self.config, name, render_prompt(self.config, name), os.geteuid())
+        settings = write_settings(self.state_dir, name, self.session(name))
+        prompt = render_prompt(self.config, name)
+        spec = launch_spec(self.config, name, prompt, os.geteuid(), settings)
         spec_path = self.state_dir / "launch" / f"{self.session(name)}.json"
         write_spec(spec, spec_path)
         self.log_file(name).parent.mkdir(parents=True, exist_ok=True)
