@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ccops.decisions import handoff, watchdog
+from ccops.decisions import agent_state, handoff, watchdog
 from ccops.decisions.markers import parse_status
 
 CASES = Path(__file__).parent / "cases"
@@ -68,3 +68,9 @@ def test_each_edge_pings_once_over_many_ticks() -> None:
 def test_cleared_crashloop() -> None:
     state = watchdog.WatchdogState(crashloop=("builder",), restarts={"builder": (1.0, 2.0)})
     assert watchdog.cleared(state, "builder") == watchdog.WatchdogState()
+
+
+@pytest.mark.parametrize("case", _cases("agent_state"))
+def test_agent_state(case: dict[str, Any]) -> None:
+    state = agent_state.decide(case["record"], case["screen"], case["alive"])
+    assert state.as_dict() == case["expect"]
