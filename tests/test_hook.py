@@ -68,6 +68,14 @@ def test_bad_input_never_fails_the_turn(tmp_path: Path) -> None:
     assert (result.returncode, result.stdout) == (0, "")
     assert result.stderr.startswith("ccops.hook: not recorded:")
     assert "Traceback" not in result.stderr
+    wrong = subprocess.run(
+        [*HOOK, "--agent", "builder"], input="{}", capture_output=True, text=True, check=False
+    )
+    assert (wrong.returncode, wrong.stdout) == (0, "")
+    assert wrong.stderr == (
+        "ccops.hook: not recorded: "
+        "usage: python -m ccops.hook --state-dir D --agent NAME [--status-line]\n"
+    )
 
 
 def test_log_is_rotated_past_one_megabyte_keeping_one_old_copy(tmp_path: Path) -> None:
