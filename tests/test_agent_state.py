@@ -83,3 +83,37 @@ def test_usage_limit_shows_as_limited_until_the_reset(setup: Setup) -> None:
     os.kill(pid, signal.SIGUSR2)
     assert wait_for(lambda: agent_state_of(config, "builder").detail == "limit menu on screen", 30)
     loops.stop("builder")
+
+
+def test_pings_go_only_to_an_idle_or_working_agent_and_are_confirmed_by_its_hook(
+    setup: Setup,
+) -> None:
+    standin(setup, busy=0)
+    config = setup.config()
+    loops = Loops(config)
+    loops.start("builder")
+    assert wait_for(lambda: "Stop" in events_of(setup), 30)
+    delivery = Delivery(
+        TmuxServer(setup.socket),
+        setup.root / "pings",
+        hooks=lambda _session: read_record(config.paths.state_dir, "builder"),
+    )
+    assert delivery.deliver(SESSION, "first [ccops ping aaaa000001]", "aaaa000001") is (
+        Outcome.DELIVERED
+    )
+    assert events_of(setup)["UserPromptSubmit"]["ping_id"] == "aaaa000001"
+    assert delivery.deliver(SESSION, "first [ccops ping aaaa000001]", "aaaa000001") is (
+        Outcome.ALREADY
+    )
+
+    pid = loops.status("builder").pid
+    assert pid is not None
+    shown = {signal.SIGUSR1: "usage limit", signal.SIGUSR2: "limit menu on screen"}
+    for signum, detail in shown.items():  # the limit footer, then the menu
+        os.kill(pid, signum)
+        assert wait_for(lambda d=detail: agent_state_of(config, "builder").detail == d, 30)
+        held = delivery.deliver(SESSION, "held [ccops ping bbbb000002]", "bbbb000002")
+        assert held is Outcome.HELD
+    messages = [r["text"] for r in setup.records_of(SESSION, "message")]
+    assert messages == ["first [ccops ping aaaa000001]"]
+    loops.stop("builder")

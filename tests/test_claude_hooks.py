@@ -103,10 +103,11 @@ def test_real_claude_hooks_give_its_state_and_its_usage_limit(
         assert wait_for(
             lambda: agent_state_of(config, "builder").state is agent_state.State.LIMITED, 60
         ), screen()
+        assert wait_for(lambda: '"StopFailure"' in log.read_text(), 30), screen()
         state = agent_state_of(config, "builder")
         assert state.until == until, (state, screen())
-        failure = json.loads(log.read_text().splitlines()[-1])
-        assert (failure["event"], failure["error"]) == ("StopFailure", "rate_limit")
+        failures = [e for e in map(json.loads, log.read_text().splitlines()) if "error" in e]
+        assert [(e["event"], e["error"]) for e in failures] == [("StopFailure", "rate_limit")]
         assert "limited until " in ok(setup.ccops("status"))
         api.lift()
         Loops(config).stop("builder")
