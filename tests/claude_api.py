@@ -4,6 +4,10 @@ It answers every ``POST /v1/messages`` with a short text reply ("ok"), as SSE wh
 request asks for ``stream: true`` and as one JSON message otherwise; any other path gets a
 harmless answer so claude never waits on it. Each request that carries ``tools`` is a
 conversation turn: the text of its last user message is recorded, in arrival order.
+
+``limit(until, claim)`` makes it answer every message with the subscriber's usage-limit 429
+(the headers FACTS.md measured: the representative claim and the reset epoch), until
+``lift()``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,7 @@ class FakeMessagesAPI:
         self._turns: list[str] = []
         self._requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.bodies: list[dict[str, Any]] = []  # the raw conversation turns, for debugging
+        self._limit: tuple[int, str] | None = None
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -68,6 +73,31 @@ class FakeMessagesAPI:
         traceback: TracebackType | None,
     ) -> None:
         self.stop()
+
+    def limit(self, until: int, claim: str = "five_hour") -> None:
+        """Refuse every message from now on: usage limit ``claim`` until epoch ``until``."""
+        with self._lock:
+            self._limit = (until, claim)
+
+    def lift(self) -> None:
+        """Answer messages again."""
+        with self._lock:
+            self._limit = None
+
+    def limit_headers(self) -> dict[str, str] | None:
+        """The 429's headers while limited, else None."""
+        with self._lock:
+            if self._limit is None:
+                return None
+            until, claim = self._limit
+        window = "5h" if claim == "five_hour" else "7d"
+        return {
+            "anthropic-ratelimit-unified-status": "rejected",
+            "anthropic-ratelimit-unified-representative-claim": claim,
+            "anthropic-ratelimit-unified-reset": str(until),
+            f"anthropic-ratelimit-unified-{window}-utilization": "1.0",
+            f"anthropic-ratelimit-unified-{window}-reset": str(until),
+        }
 
     @property
     def turns(self) -> list[str]:
@@ -105,9 +135,13 @@ def _handler(api: FakeMessagesAPI) -> type[BaseHTTPRequestHandler]:
                 return None
             return body if isinstance(body, dict) else None
 
-        def _send(self, status: int, payload: dict[str, Any]) -> None:
+        def _send(
+            self, status: int, payload: dict[str, Any], headers: dict[str, str] | None = None
+        ) -> None:
             data = json.dumps(payload).encode()
             self.send_response(status)
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
             self.end_headers()
@@ -126,7 +160,11 @@ def _handler(api: FakeMessagesAPI) -> type[BaseHTTPRequestHandler]:
             if path == "/v1/messages/count_tokens":
                 self._send(200, {"input_tokens": 10})
             elif path == "/v1/messages" and body is not None:
-                if body.get("stream"):
+                limited = api.limit_headers()
+                if limited is not None:
+                    error = {"type": "rate_limit_error", "message": "usage limit reached"}
+                    self._send(429, {"type": "error", "error": error}, limited)
+                elif body.get("stream"):
                     self._stream(body)
                 else:
                     self._send(200, _message(body, [{"type": "text", "text": REPLY}]))

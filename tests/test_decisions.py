@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ccops.decisions import handoff, watchdog
+from ccops.decisions import agent_state, handoff, watchdog
 from ccops.decisions.markers import parse_status
 
 CASES = Path(__file__).parent / "cases"
@@ -69,3 +69,9 @@ def test_cleared_backoff() -> None:
     backoff = {"builder": watchdog.Backoff(delay=30, not_before=40)}
     state = watchdog.WatchdogState(backoff=backoff, restarts={"builder": (1.0, 2.0)})
     assert watchdog.cleared(state, "builder") == watchdog.WatchdogState()
+
+
+@pytest.mark.parametrize("case", _cases("agent_state"))
+def test_agent_state(case: dict[str, Any]) -> None:
+    state = agent_state.decide(case["record"], case["screen"], case["alive"])
+    assert state.as_dict() == case["expect"]

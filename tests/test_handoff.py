@@ -86,7 +86,7 @@ def test_failed_delivery_is_retried_without_duplicates(live: Setup) -> None:
     Loops(live.config()).stop("adversary")
     live.push("builder", "STATUS.md", f"# STATUS\n{CLAIM}\n")
     report = handoff_tick(live.config())
-    assert report[0].startswith("ping pending adversary") and "composer not found" in report[0]
+    assert report[0].startswith("ping pending adversary") and "held" in report[0]
     Loops(live.config()).start("adversary")
     live.wait_started("cc-ci-adv", count=2)
     assert handoff_tick(live.config())[0].startswith("pinged adversary")

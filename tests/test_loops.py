@@ -206,3 +206,21 @@ def test_follow_starts_over_when_the_log_is_rotated_under_it(tmp_path: Path) -> 
     steps = iter([lambda: log.write_bytes(b""), lambda: log.write_bytes(b"three\n")])
     lines = follow(log, offset, sleep=lambda _: next(steps)())
     assert shown == ["one", "two"] and next(lines) == "three"
+
+
+def test_agent_gets_ccops_settings_layer_with_hooks_and_status_line(setup: Setup) -> None:
+    config = setup.config()
+    Loops(config).start("builder")
+    start = setup.wait_started("cc-ci-builder")
+    settings = Path(start["argv"][start["argv"].index("--settings") + 1])
+    assert settings.parent == config.paths.state_dir / "launch"
+    data = json.loads(settings.read_text())
+    assert sorted(data["hooks"]) == sorted(
+        ["SessionStart", "UserPromptSubmit", "Stop", "StopFailure", "Notification",
+         "PreCompact", "SessionEnd"]
+    )  # fmt: skip
+    command = data["hooks"]["Stop"][0]["hooks"][0]["command"]
+    assert "-m ccops.hook" in command and "--agent builder" in command
+    assert data["statusLine"]["command"] == f"{command} --status-line"
+    assert data["statusLine"]["refreshInterval"] > 0
+    assert settings.stat().st_mode & 0o077 == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 from typing import Annotated, Any
 
 import typer
@@ -10,6 +11,8 @@ from rich.console import Console
 
 from ccops.cli.common import config_of, duration, print_json, status_table
 from ccops.usecases.overview import overview
+
+DAY = 24 * 3600
 
 
 def status(
@@ -24,6 +27,8 @@ def status(
     console = Console(highlight=False)
     console.print(status_table(facts["loops"], restarts=facts["restarts"]))
     now = time.time()
+    for name, agent in facts["agents"].items():
+        console.print(f"{name}: {agent_text(agent, now)}")
     console.print(f"DONE: {'yes' if facts['done'] else 'no'}")
     console.print(f"Blocked: {facts['blocked'] or 'no'}")
     claims = facts["claims_seen"]
@@ -38,6 +43,25 @@ def status(
         console.print(f"last {name} tick: {_ago(when, now)}")
     for problem in facts["problems"]:
         console.print(f"[yellow]problem:[/] {problem}")
+
+
+def agent_text(agent: dict[str, Any], now: float) -> str:
+    """``limited until 07:17 (in 42 min)``, ``idle since 06:35 (3m05s ago)`` or ``starting``."""
+    state, since, until = agent["state"], agent["since"], agent["until"]
+    if until is not None:
+        ahead = f"in {duration(until - now)}" if until > now else f"{duration(now - until)} ago"
+        text = f"{state} until {_clock(until, now)} ({ahead})"
+    elif since is not None:
+        text = f"{state} since {_clock(since, now)} ({_ago(since, now)})"
+    else:
+        text = state
+    return f"{text}: {agent['detail']}" if agent["detail"] else text
+
+
+def _clock(when: float, now: float) -> str:
+    """Local time of day, with the date when it is not within a day of now."""
+    moment = datetime.fromtimestamp(when).astimezone()
+    return moment.strftime("%H:%M" if abs(when - now) < DAY else "%b %d %H:%M")
 
 
 def _ping_text(ping: dict[str, Any] | None, now: float) -> str:

@@ -18,3 +18,21 @@ def module_argv(module: str, *args: str) -> list[str]:
 def ccops_argv(config_path: Path, *args: str) -> list[str]:
     """``python -m ccops.cli --config FILE ARGS``: a ccops command on a given config."""
     return module_argv("ccops.cli", "--config", str(config_path), *args)
+
+
+def hook_argv(state_dir: Path, agent: str) -> list[str]:
+    """``python -I -m ccops.hook …``: the recorder claude runs on each hook event.
+
+    ``-I`` (isolated): no PYTHON* variables, no user site and no cwd on the path, so the
+    agent's environment and working directory cannot change what runs inside claude's turn.
+    """
+    return [
+        sys.executable,
+        "-I",
+        "-m",
+        "ccops.hook",
+        "--state-dir",
+        str(state_dir),
+        "--agent",
+        agent,
+    ]

@@ -12,6 +12,7 @@ import contextlib
 import json
 import os
 import select
+import shlex
 import shutil
 import sys
 import time
@@ -22,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from ccops.errors import AgentCommandError, RootRefusedError
 from ccops.runners import tmux
-from ccops.runners.ccops_cli import module_argv
+from ccops.runners.ccops_cli import hook_argv, module_argv
 from ccops.statedir.files import write_atomic
 
 if TYPE_CHECKING:
@@ -44,9 +45,53 @@ class LaunchSpec:
     """Epoch seconds: the agent waits until then (a crash backoff) before it starts."""
 
 
-def agent_argv(config: Config, name: AgentName, prompt: str) -> list[str]:
-    """``claude [--remote-control S] [--dangerously-skip-permissions] PROMPT``."""
+HOOK_EVENTS = (
+    "SessionStart",
+    "UserPromptSubmit",
+    "Stop",
+    "StopFailure",
+    "Notification",
+    "PreCompact",
+    "SessionEnd",
+)
+HOOK_TIMEOUT = 10  # seconds claude waits for the recorder at most
+STATUS_REFRESH = 5  # seconds between status-line refreshes
+
+
+def hook_settings(state_dir: Path, name: AgentName) -> dict[str, object]:
+    """claude settings that run ``ccops.hook`` on each event and as the status line."""
+    recorder = shlex.join(hook_argv(state_dir, name))
+    command = {"type": "command", "command": recorder, "timeout": HOOK_TIMEOUT}
+    return {
+        "hooks": {event: [{"hooks": [command]}] for event in HOOK_EVENTS},
+        "statusLine": {
+            "type": "command",
+            "command": f"{recorder} --status-line",
+            "refreshInterval": STATUS_REFRESH,
+        },
+    }
+
+
+def settings_path(state_dir: Path, session: str) -> Path:
+    """Where ccops's own settings layer for one agent lives (never the user's settings)."""
+    return state_dir / "launch" / f"{session}.settings.json"
+
+
+def write_settings(state_dir: Path, name: AgentName, session: str) -> Path:
+    """Write the agent's hook settings layer; returns its path."""
+    path = settings_path(state_dir, session)
+    data = json.dumps(hook_settings(state_dir, name), indent=2).encode()
+    write_atomic(path, data, mode=0o600)
+    return path
+
+
+def agent_argv(
+    config: Config, name: AgentName, prompt: str, settings: Path | None = None
+) -> list[str]:
+    """``claude [--settings F] [--remote-control S] [--dangerously-skip-permissions] PROMPT``."""
     argv = list(config.claude.command)
+    if settings is not None:
+        argv += ["--settings", str(settings)]
     if config.claude.remote_control:
         argv += ["--remote-control", config.agent(name).session]
     if config.claude.skip_permissions:
@@ -70,10 +115,16 @@ def agent_env(config: Config, name: AgentName, euid: int) -> dict[str, str]:
 
 
 def launch_spec(
-    config: Config, name: AgentName, prompt: str, euid: int, not_before: float | None = None
+    config: Config,
+    name: AgentName,
+    prompt: str,
+    euid: int,
+    *,
+    settings: Path | None = None,
+    not_before: float | None = None,
 ) -> LaunchSpec:
     """The spec for one agent, checked against this host."""
-    argv = agent_argv(config, name, prompt)
+    argv = agent_argv(config, name, prompt, settings)
     if shutil.which(argv[0]) is None:
         raise AgentCommandError(
             f"claude.command: {argv[0]!r} is not an executable on PATH: "

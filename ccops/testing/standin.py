@@ -16,12 +16,14 @@ import queue
 import re
 import select
 import signal
+import subprocess
 import sys
 import termios
 import threading
 import time
 import tty
 import unicodedata
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -73,6 +75,7 @@ class Options:
     remote_control: str | bool | None
     skip_permissions: bool
     prompt: str
+    settings: Path | None = None
 
 
 def parse_options(argv: list[str]) -> Options:
@@ -85,6 +88,7 @@ def parse_options(argv: list[str]) -> Options:
     parser.add_argument("--busy", type=float, default=0.0, help="seconds busy per submit")
     parser.add_argument("--remote-control", nargs="?", const=True, metavar="NAME")
     parser.add_argument("--dangerously-skip-permissions", action="store_true")
+    parser.add_argument("--settings", type=Path, help="claude settings: its hooks are fired")
     parser.add_argument("prompt")
     args = parser.parse_args(argv)
     session = os.environ.get("CCOPS_SESSION", "agent")
@@ -96,6 +100,7 @@ def parse_options(argv: list[str]) -> Options:
         remote_control=args.remote_control,
         skip_permissions=args.dangerously_skip_permissions,
         prompt=args.prompt,
+        settings=args.settings,
     )
 
 
@@ -244,6 +249,8 @@ class ScreenState:
     queued: list[str] = field(default_factory=list)
     composer: str = ""
     busy: bool = False
+    limit_footer: str = ""  # claude's usage-limit footer, when limited
+    menu: list[str] = field(default_factory=list)  # a dialog drawn instead of the composer
 
 
 def cell_width(char: str) -> int:
@@ -288,8 +295,9 @@ def composer_lines(composer: str) -> list[str]:
 def render(state: ScreenState, width: int, height: int) -> tuple[list[str], tuple[int, int]]:
     """Lay out the screen rows and the (row, column) of the cursor, both 0-based."""
     rule = RULE_CHAR * width
-    footer = "esc to interrupt" if state.busy else "? for shortcuts"
-    composer = [row for line in composer_lines(state.composer) for row in wrap(line, width)]
+    footer = "esc to interrupt" if state.busy else state.limit_footer or "? for shortcuts"
+    lines = state.menu or composer_lines(state.composer)
+    composer = [row for line in lines for row in wrap(line, width)]
     composer = composer[-max(1, height - 4) :]
     room = max(0, height - len(composer) - 4)
     history = [row for line in history_lines(state) for row in wrap(line, width)]
@@ -297,6 +305,8 @@ def render(state: ScreenState, width: int, height: int) -> tuple[list[str], tupl
     rows = [wrap(f"stand-in claude ({state.title})", width)[0], *history, rule]
     column = sum(cell_width(char) for char in composer[-1])
     cursor = (len(rows) + len(composer) - 1, min(column, width - 1))
+    if state.menu:
+        return [*rows, *composer], cursor
     return [*rows, *composer, rule, footer], cursor
 
 
@@ -324,10 +334,10 @@ def draw(out: BinaryIO, state: ScreenState) -> None:
 class GitWorker:
     """Runs repo jobs one at a time, in order, on a background thread."""
 
-    def __init__(self, recorder: Recorder) -> None:
+    def __init__(self, recorder: Recorder, name: str = "standin-git") -> None:
         self._recorder = recorder
         self._jobs: queue.Queue[Callable[[], None] | None] = queue.Queue()
-        self._thread = threading.Thread(target=self._run, name="standin-git", daemon=True)
+        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
         self._thread.start()
 
     def submit(self, job: Callable[[], None]) -> None:
@@ -416,16 +426,93 @@ def log_message(role: str, text: str, recorder: Recorder) -> None:
     commit_and_push(role, filename, f"{role}: {verb} message", recorder)
 
 
+# --------------------------------------------------------------------------- hooks
+
+
+HOOK_TIMEOUT_SECONDS = 10
+LIMIT_AHEAD_SECONDS = 3600
+
+
+class Hooks:
+    """Fires the command hooks and the status line of a claude settings file, in order,
+    on a worker thread, with payloads shaped like claude's."""
+
+    def __init__(self, settings: Path | None, worker: GitWorker) -> None:
+        data = json.loads(settings.read_text(encoding="utf-8")) if settings else {}
+        self._hooks: dict[str, Any] = data.get("hooks", {})
+        self._status: str | None = (data.get("statusLine") or {}).get("command")
+        self._worker = worker
+        self._base = {"session_id": str(uuid.uuid4()), "transcript_path": "", "cwd": os.getcwd()}
+
+    def fire(self, event: str, **fields: Any) -> None:
+        """Run every command registered for ``event`` with its JSON payload."""
+        payload = {**self._base, "hook_event_name": event, **fields}
+        for group in self._hooks.get(event, []):
+            for hook in group.get("hooks", []):
+                if hook.get("type") == "command":
+                    self._worker.submit(partial(run_hook, hook["command"], payload))
+
+    def close(self, timeout: float) -> None:
+        """Let fired hooks finish, waiting at most ``timeout`` seconds."""
+        self._worker.close(timeout)
+
+    def status_line(self, rate_limits: dict[str, Any] | None = None) -> None:
+        """Run the status-line command once (with ``rate_limits`` as a subscriber has them)."""
+        if self._status is None:
+            return
+        payload: dict[str, Any] = {**self._base, "model": {"id": "stand-in"}}
+        if rate_limits:
+            payload["rate_limits"] = rate_limits
+        self._worker.submit(partial(run_hook, self._status, payload))
+
+
+def run_hook(command: str, payload: dict[str, Any]) -> None:
+    """One hook command through the shell, as claude runs it."""
+    subprocess.run(  # noqa: S602 - a hook is a shell command line, as claude runs it
+        command,
+        shell=True,
+        input=json.dumps(payload),
+        text=True,
+        capture_output=True,
+        timeout=HOOK_TIMEOUT_SECONDS,
+        check=False,
+    )
+
+
+def clock_text(when: datetime) -> str:
+    """A time of day the way claude prints it: ``7:17am``."""
+    return f"{when.hour % 12 or 12}:{when.minute:02d}{'am' if when.hour < 12 else 'pm'}"
+
+
+def limit_reset(now: float) -> datetime:
+    """The reset the stand-in announces: an hour ahead, on a whole minute, in UTC."""
+    return datetime.fromtimestamp((now + LIMIT_AHEAD_SECONDS) // 60 * 60, UTC)
+
+
+LIMIT_MENU = [
+    "What do you want to do?",
+    "",
+    f"{PROMPT_MARK} 1. Stop and wait for limit to reset",
+    "  2. Wait here, then continue automatically",
+    "  3. Upgrade your plan",
+    "",
+    "Enter to confirm · Esc to cancel",
+]
+
+
 # --------------------------------------------------------------------------- the agent
 
 
 class StandIn:
     """Composer state machine: edits, submits, busy periods and the queue."""
 
-    def __init__(self, options: Options, recorder: Recorder, worker: GitWorker) -> None:
+    def __init__(
+        self, options: Options, recorder: Recorder, worker: GitWorker, hooks: Hooks
+    ) -> None:
         self.options = options
         self.recorder = recorder
         self.worker = worker
+        self.hooks = hooks
         self.screen = ScreenState(title=options.role or "agent")
         self.busy_until = 0.0
         self.exit_code: int | None = None
@@ -433,6 +520,10 @@ class StandIn:
     def handle(self, key: Key) -> None:
         """Apply one input event to the composer."""
         screen = self.screen
+        if screen.menu:  # typed letters vanish; Enter picks option 1 (stop and wait)
+            if key.kind == "enter":
+                screen.menu = []
+            return
         if key.kind in ("text", "paste"):
             screen.composer += key.text
         elif key.kind == "backspace":
@@ -452,7 +543,9 @@ class StandIn:
 
     def deliver(self, texts: list[str]) -> None:
         """Record messages in order, hand them to the role, then go busy."""
+        self.screen.limit_footer = ""
         for text in texts:
+            self.hooks.fire("UserPromptSubmit", prompt=text, prompt_id=str(uuid.uuid4()))
             self.recorder.write("message", text=text, time=now_iso())
             command = EXIT_COMMAND.fullmatch(text.strip())
             if command:
@@ -465,12 +558,32 @@ class StandIn:
         if self.options.busy > 0:
             self.busy_until = time.monotonic() + self.options.busy
             self.screen.busy = True
+        else:
+            self.stopped()
+
+    def stopped(self) -> None:
+        """A turn ended: the Stop hook and a status-line refresh."""
+        self.hooks.fire("Stop", last_assistant_message="received", stop_hook_active=False)
+        self.hooks.status_line()
+
+    def hit_limit(self, menu: bool) -> None:
+        """The usage limit, as a subscriber meets it: the footer, or the menu instead of
+        the composer; StopFailure and a status line at 100 %."""
+        reset = limit_reset(time.time())
+        line = f"You've hit your 5-hour limit · resets {clock_text(reset)} (UTC)"
+        self.screen.history.append(line)
+        self.screen.limit_footer = f"⚠ Usage limit reached · limit resets {clock_text(reset)}"
+        self.screen.menu = list(LIMIT_MENU) if menu else []
+        self.hooks.fire("StopFailure", error="rate_limit", last_assistant_message=line)
+        window = {"used_percentage": 100, "resets_at": int(reset.timestamp())}
+        self.hooks.status_line({"five_hour": window})
 
     def tick(self) -> bool:
         """End an expired busy period, delivering the queue; True if the screen changed."""
         if not self.screen.busy or time.monotonic() < self.busy_until:
             return False
         self.screen.busy = False
+        self.stopped()
         queued, self.screen.queued = self.screen.queued, []
         if queued:
             self.deliver(queued)
@@ -519,14 +632,21 @@ class Terminal:
 
 
 class Signals:
-    """Turns SIGTERM/SIGHUP into an exit code and SIGWINCH into a redraw request."""
+    """Turns SIGTERM/SIGHUP into an exit code, SIGWINCH into a redraw request, and
+    SIGUSR1/SIGUSR2 into the usage limit's footer/menu (for tests)."""
 
     def __init__(self) -> None:
         self.exit_code: int | None = None
         self.resized = False
+        self.limit: str | None = None
         for signum in (signal.SIGTERM, signal.SIGHUP):
             signal.signal(signum, self._on_exit_signal)
         signal.signal(signal.SIGWINCH, self._on_resize)
+        signal.signal(signal.SIGUSR1, self._on_limit)
+        signal.signal(signal.SIGUSR2, self._on_limit)
+
+    def _on_limit(self, signum: int, _frame: FrameType | None) -> None:
+        self.limit = "menu" if signum == signal.SIGUSR2 else "footer"
 
     def _on_exit_signal(self, signum: int, _frame: FrameType | None) -> None:
         self.exit_code = 128 + signum
@@ -546,7 +666,10 @@ def event_loop(agent: StandIn, terminal: Terminal, signals: Signals) -> int:
         data = terminal.read(POLL_SECONDS)
         if data is None:
             return signals.exit_code or 0
-        changed = agent.tick() or signals.resized or bool(data)
+        changed = agent.tick() or signals.resized or bool(data) or signals.limit is not None
+        if signals.limit is not None:
+            agent.hit_limit(menu=signals.limit == "menu")
+            signals.limit = None
         for key in parser.feed(data):
             agent.handle(key)
         if changed and agent.exit_code is None:
@@ -594,16 +717,22 @@ def main(argv: list[str] | None = None) -> int:
     recorder = Recorder(options.record)
     signals = Signals()
     worker = GitWorker(recorder)
+    hooks = Hooks(options.settings, GitWorker(recorder, "standin-hooks"))
     code = 1
     try:
         with Terminal(sys.stdin.fileno(), sys.stdout.buffer) as terminal:
-            agent = StandIn(options, recorder, worker)
+            agent = StandIn(options, recorder, worker, hooks)
             draw(terminal.out, agent.screen)
+            hooks.fire("SessionStart", source="startup", model="stand-in")
+            hooks.fire("UserPromptSubmit", prompt=options.prompt, prompt_id=str(uuid.uuid4()))
+            agent.stopped()
             record_start(recorder, options, argv)
             if options.role == "builder":
                 worker.submit(partial(claim_gate, recorder))
             code = event_loop(agent, terminal, signals)
     finally:
+        hooks.fire("SessionEnd", reason="prompt_input_exit" if code == 0 else "other")
+        hooks.close(HOOK_TIMEOUT_SECONDS)
         worker.close(EXIT_DRAIN_SECONDS if signals.exit_code is None else 0.0)
         recorder.write("exit", code=code)
     return code

@@ -6,6 +6,11 @@ then Enter as its own call. Submitted = the composer (between the last two rule 
 empty again; if not, Enter is pressed again, at most twice, and the text is never retyped.
 Each ping carries an id; a ping whose id is already on screen was typed by an earlier tick
 and is not typed again.
+
+Given the agent's hook record (``hooks``), a ping is typed only into an idle or working agent
+(limited, waiting on a dialog, compacting, starting or ended: held for a later tick), and it
+counts as delivered once a UserPromptSubmit hook carries its id; a ping claude queued behind
+its current turn is confirmed by a later tick.
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
+from typing import Any
 
+from ccops.decisions.agent_state import State, decide
 from ccops.runners.tmux import TmuxServer
 
 PROMPT_PREFIX = "\u276f\u00a0"  # the prompt mark and a no-break space: composer, not history
@@ -36,6 +43,11 @@ class Outcome(StrEnum):
     IN_MODE = "pane is in copy or view mode"
     BUSY_COMPOSER = "composer holds other text"
     UNCONFIRMED = "typed, submit not confirmed"
+    HELD = "held: the agent is not idle or working"
+    QUEUED = "typed, not yet taken by the agent"
+
+
+TYPABLE = (State.IDLE, State.WORKING)
 
 
 @dataclass(frozen=True)
@@ -44,23 +56,39 @@ class Delivery:
     scratch_dir: Path
     sleep: Callable[[float], None] = time.sleep
     clock: Callable[[], float] = time.monotonic
+    hooks: Callable[[str], dict[str, Any]] | None = None  # session → the agent's hook record
 
     def deliver(self, session: str, text: str, ping_id: str) -> Outcome:
         """Submit ``text`` to the claude in ``session`` exactly once."""
-        composer = composer_text(self.tmux.capture(session))
-        if composer is None:
-            return Outcome.NOT_READY
-        if self.tmux.in_mode(session):  # an operator scrolling back: try again next tick
-            return Outcome.IN_MODE
+        screen = self.tmux.capture(session)
+        blocked = self._blocked(session, screen, ping_id)
+        if blocked is not None:
+            return blocked
+        composer = composer_text(screen) or ""
         if ping_id in composer:  # typed by an interrupted earlier tick: submit, never retype
-            return self._submit(session, already_typed=True)
+            return self._submit(session, ping_id, already_typed=True)
         if composer:
             return Outcome.BUSY_COMPOSER
         if any(ping_id in line for line in self.tmux.capture(session, history=SCROLLBACK)):
             return Outcome.ALREADY
         self._type(session, text)
         self.sleep(PAUSE)
-        return self._submit(session, already_typed=False)
+        return self._submit(session, ping_id, already_typed=False)
+
+    def _blocked(self, session: str, screen: list[str], ping_id: str) -> Outcome | None:
+        """Why nothing may be typed now (None: go ahead). With hooks: ALREADY when the agent
+        took the ping, HELD when it cannot take one."""
+        if self.hooks is not None:
+            record = self.hooks(session)
+            if _taken(record, ping_id):
+                return Outcome.ALREADY
+            if decide(record, screen, alive=True).state not in TYPABLE:
+                return Outcome.HELD
+        if composer_text(screen) is None:
+            return Outcome.NOT_READY
+        if self.tmux.in_mode(session):  # an operator scrolling back: try again next tick
+            return Outcome.IN_MODE
+        return None
 
     def _type(self, session: str, text: str) -> None:
         if "\n" not in text and len(text) < PASTE_FROM:
@@ -72,12 +100,24 @@ class Delivery:
             handle.flush()
             self.tmux.paste(session, Path(handle.name), buffer=f"ccops-{session}")
 
-    def _submit(self, session: str, already_typed: bool) -> Outcome:
+    def _submit(self, session: str, ping_id: str, already_typed: bool) -> Outcome:
         for _ in range(1 + EXTRA_ENTERS):
             self.tmux.press_enter(session)
             if self._composer_empties(session):
-                return Outcome.ALREADY if already_typed else Outcome.DELIVERED
+                return self._confirmed(session, ping_id, already_typed)
         return Outcome.UNCONFIRMED
+
+    def _confirmed(self, session: str, ping_id: str, already_typed: bool) -> Outcome:
+        """Submitted; with hooks, delivered only once a UserPromptSubmit carries the id."""
+        done = Outcome.ALREADY if already_typed else Outcome.DELIVERED
+        if self.hooks is None:
+            return done
+        deadline = self.clock() + SUBMIT_WAIT
+        while not _taken(self.hooks(session), ping_id):
+            if self.clock() >= deadline:
+                return Outcome.QUEUED
+            self.sleep(0.05)
+        return done
 
     def _composer_empties(self, session: str) -> bool:
         deadline = self.clock() + SUBMIT_WAIT
@@ -87,6 +127,11 @@ class Delivery:
             if self.clock() >= deadline:
                 return False
             self.sleep(0.05)
+
+
+def _taken(record: dict[str, Any], ping_id: str) -> bool:
+    """Whether the agent's last submitted prompt carried ``ping_id``."""
+    return bool((record.get("events") or {}).get("UserPromptSubmit", {}).get("ping_id") == ping_id)
 
 
 def composer_text(screen: list[str]) -> str | None:

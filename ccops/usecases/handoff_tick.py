@@ -9,12 +9,14 @@ from collections.abc import Callable
 from ccops.config import Config
 from ccops.decisions import handoff
 from ccops.errors import CcopsError
+from ccops.hook import read_record
 from ccops.statedir.decision_stores import handoff_store
 from ccops.statedir.events import EventLog
 from ccops.usecases.delivery import Delivery, Outcome
 from ccops.usecases.loops import Loops
 from ccops.usecases.observe import read_pushed, status_markers
 from ccops.usecases.prompts import render_ping
+from ccops.vocabulary import AGENT_NAMES
 
 HANDOFF_ROUNDS = 10
 """A tick decides again while the pushed state changes under it, at most this often."""
@@ -61,7 +63,13 @@ class _Pinger:
         report: list[str],
     ) -> None:
         self.config, self.events, self.save, self.report = config, events, save, report
-        self.delivery = Delivery(Loops(config).tmux, config.paths.state_dir / "pings")
+        state_dir = config.paths.state_dir
+        agents = {config.agent(name).session: name for name in AGENT_NAMES}
+        self.delivery = Delivery(
+            Loops(config).tmux,
+            state_dir / "pings",
+            hooks=lambda session: read_record(state_dir, agents[session]),
+        )
 
     def act(
         self, state: handoff.HandoffState, actions: list[handoff.HandoffAction]

@@ -14,7 +14,7 @@ from typing import Any
 from ccops.config import Config
 from ccops.errors import ConfigError
 from ccops.runners.ccops_cli import ccops_argv
-from ccops.runners.claude import launch_spec, pane_command, write_spec
+from ccops.runners.claude import launch_spec, pane_command, write_settings, write_spec
 from ccops.runners.tmux import Pane, TmuxServer
 from ccops.statedir.files import locked, write_atomic
 from ccops.usecases.prompts import render_prompt
@@ -109,8 +109,11 @@ class Loops:
                 f"agents.{name}.workdir: {workdir} is not a directory: "
                 f"clone the repo there or set agents.{name}.workdir"
             )
+        settings = write_settings(self.state_dir, name, self.session(name))
         prompt = render_prompt(self.config, name)
-        spec = launch_spec(self.config, name, prompt, os.geteuid(), not_before)
+        spec = launch_spec(
+            self.config, name, prompt, os.geteuid(), settings=settings, not_before=not_before
+        )
         spec_path = self.state_dir / "launch" / f"{self.session(name)}.json"
         write_spec(spec, spec_path)
         self.log_file(name).parent.mkdir(parents=True, exist_ok=True)

@@ -6,10 +6,12 @@ import time
 from typing import Any
 
 from ccops.config import Config
+from ccops.decisions import agent_state
+from ccops.hook import read_record
 from ccops.statedir.decision_stores import handoff_store, watchdog_store
 from ccops.statedir.events import EventLog
-from ccops.usecases.loops import Loops, mark_waiting
-from ccops.vocabulary import AGENT_NAMES
+from ccops.usecases.loops import Loops, LoopState, LoopStatus, mark_waiting
+from ccops.vocabulary import AGENT_NAMES, AgentName
 
 RECENT_EVENTS = 512 * 1024  # bytes of the event log read: enough for days of ticks
 
@@ -27,6 +29,7 @@ def overview(config: Config) -> dict[str, Any]:
     ]
     return {
         "loops": statuses,
+        "agents": {s.name: agent_of(loops, s).as_dict() for s in statuses},
         "restarts": {name: len(watchdog.restarts.get(name, ())) for name in AGENT_NAMES},
         "done": watchdog.done,
         "blocked": handoff.blocked,
@@ -42,6 +45,19 @@ def overview(config: Config) -> dict[str, Any]:
         },
         "problems": [e["problem"] for e in events[-20:] if e.get("kind") == "observe"][-3:],
     }
+
+
+def agent_of(loops: Loops, status: LoopStatus) -> agent_state.AgentState:
+    """What the agent in one loop is doing: its hook record and its screen, read-only."""
+    alive = status.state is LoopState.ALIVE
+    screen = loops.tmux.capture(status.session) if alive else []
+    return agent_state.decide(read_record(loops.state_dir, status.name), screen, alive)
+
+
+def agent_state_of(config: Config, name: AgentName) -> agent_state.AgentState:
+    """One agent's state now."""
+    loops = Loops(config)
+    return agent_of(loops, loops.status(name))
 
 
 def _last_by_kind(events: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
