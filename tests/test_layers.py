@@ -60,3 +60,41 @@ def test_module_imports_only_layers_beneath_it(path: Path) -> None:
 def test_top_level_holds_only_shared_modules() -> None:
     top = {p.stem for p in PACKAGE.glob("*.py")}
     assert top <= {"__init__", "__main__", "hook", "config", "errors", "vocabulary"}
+
+
+SPAWNS = {"run", "Popen", "call", "check_call", "check_output"}
+OS_SPAWNS = ("exec", "spawn", "system", "popen")
+RUNNERS = {
+    "subprocess": {"tmux", "git", "terraform", "claude", "systemd"},
+    "httpx": {"http", "incus"},
+}
+
+
+def outside_calls(path: Path) -> set[str]:
+    """What a module uses that only a runner may: a child process, an exec, httpx."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text())):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name):
+            owner, attr = node.value.id, node.attr
+            if (owner == "subprocess" and attr in SPAWNS) or (
+                owner == "os" and attr.startswith(("exec", "spawn", "system", "popen"))
+            ):
+                found.add("subprocess")
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            names = [a.name for a in node.names] if isinstance(node, ast.Import) else [node.module]
+            if "httpx" in names:
+                found.add("httpx")
+    return found
+
+
+@pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.stem)
+def test_only_the_owning_runner_touches_an_outside_system(path: Path) -> None:
+    """tmux only through runners/tmux.py, git through git.py, Incus through incus.py (httpx),
+    Terraform through terraform.py, claude and systemd through theirs. The stand-in agent
+    (testing/) plays an outside program itself and is not held to this."""
+    if path.parent.name == "testing":
+        return
+    relative = path.relative_to(PACKAGE)
+    for use in outside_calls(path):
+        owners = RUNNERS[use]
+        assert relative.parent.name == "runners" and path.stem in owners, f"{relative} uses {use}"

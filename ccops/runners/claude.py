@@ -14,6 +14,7 @@ import os
 import select
 import shlex
 import shutil
+import subprocess
 import sys
 import time
 from collections.abc import Mapping, Sequence
@@ -83,6 +84,23 @@ def write_settings(state_dir: Path, name: AgentName, session: str) -> Path:
     data = json.dumps(hook_settings(state_dir, name), indent=2).encode()
     write_atomic(path, data, mode=0o600)
     return path
+
+
+CLI_TIMEOUT = 15.0
+
+
+def cli(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
+    """The configured claude command run with ``args`` (``--version``, ``auth status --json``),
+    whatever its exit status; subprocess.TimeoutExpired when it does not answer in time."""
+    argv = config.claude.command
+    program = shutil.which(argv[0]) or argv[0]
+    return subprocess.run(
+        [program, *argv[1:], *args],
+        capture_output=True,
+        text=True,
+        timeout=CLI_TIMEOUT,
+        check=False,
+    )
 
 
 def agent_argv(

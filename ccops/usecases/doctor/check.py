@@ -112,15 +112,3 @@ def _guarded(step: Step) -> Finding:
         return fail(f"{error.strerror or error}{where}", step.fix)
     except subprocess.TimeoutExpired as error:
         return fail(f"{error.cmd[0]} did not answer within {error.timeout:g} s", step.fix)
-
-
-def command(argv: list[str]) -> subprocess.CompletedProcess[str]:
-    """A command's result, whatever its exit status (TimeoutExpired after COMMAND_TIMEOUT)."""
-    return subprocess.run(
-        argv, capture_output=True, text=True, timeout=COMMAND_TIMEOUT, check=False
-    )
-
-
-def output(argv: list[str]) -> str:
-    """A command's stdout, whatever its exit status."""
-    return command(argv).stdout.strip()

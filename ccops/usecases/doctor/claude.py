@@ -7,8 +7,8 @@ import re
 import shutil
 
 from ccops.config import Config
-from ccops.runners.claude import CLAUDE_PACKAGE
-from ccops.usecases.doctor.check import Finding, command, fail, ok, output
+from ccops.runners.claude import CLAUDE_PACKAGE, cli
+from ccops.usecases.doctor.check import Finding, fail, ok
 from ccops.usecases.doctor.host import user
 
 _VERSION = re.compile(r"\b\d+\.\d+\.\d+(?:[-.+][0-9A-Za-z.-]+)?")  # as claude.version
@@ -21,7 +21,7 @@ def claude(config: Config) -> Finding:
     path = shutil.which(argv[0])
     if path is None:
         return fail(f"claude.command {argv[0]!r} is not on PATH", "install the claude CLI")
-    found = _VERSION.search(output([path, *argv[1:], "--version"]))
+    found = _VERSION.search(cli(config, "--version").stdout)
     version = found.group() if found else None
     if pinned and version != pinned:
         install = f"npm install --global {CLAUDE_PACKAGE}@{pinned} (the deploy does)"
@@ -42,8 +42,8 @@ def claude_login(config: Config) -> Finding:
     when missing. Only the method and the name of the key's source are shown, never a key, an
     e-mail address or an organisation.
     """
-    argv, name = config.claude.command, user()
-    result = command([shutil.which(argv[0]) or argv[0], *argv[1:], "auth", "status", "--json"])
+    name = user()
+    result = cli(config, "auth", "status", "--json")
     try:
         status = json.loads(result.stdout)
     except ValueError:

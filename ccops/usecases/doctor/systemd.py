@@ -7,7 +7,8 @@ from functools import partial
 from pathlib import Path
 
 from ccops.config import Config
-from ccops.usecases.doctor.check import Finding, Step, fail, ok, output, skip
+from ccops.runners import systemd
+from ccops.usecases.doctor.check import Finding, Step, fail, ok, skip
 
 SYSTEMD = Path("/run/systemd/system")
 UNITS = ("ccops-tmux.service", "ccops-watchdog.timer", "ccops-handoff.timer", "ccops-handoff.path")
@@ -28,12 +29,6 @@ def steps(config: Config) -> list[Step]:
     ]
 
 
-def _show(unit_name: str, *properties: str) -> dict[str, str]:
-    """``systemctl show`` of some properties of a unit (as any user; no unit is changed)."""
-    shown = output(["systemctl", "show", "-p", ",".join(properties), unit_name])
-    return {key: value for key, _, value in (line.partition("=") for line in shown.splitlines())}
-
-
 def _ago(monotonic_usec: str) -> float | None:
     """Seconds since a systemd ``…TimestampMonotonic`` (CLOCK_MONOTONIC, as time.monotonic);
     None when it never happened (0 or empty)."""
@@ -44,7 +39,7 @@ def _ago(monotonic_usec: str) -> float | None:
 def unit(name: str, every: tuple[str, int] | None = None) -> Finding:
     """The unit is enabled and active; for a timer, its service runs as often as ``every``
     (the config key and its seconds) says."""
-    shown = _show(name, "LoadState", "UnitFileState", "ActiveState", "Triggers",
+    shown = systemd.show(name, "LoadState", "UnitFileState", "ActiveState", "Triggers",
                   "ActiveEnterTimestampMonotonic")  # fmt: skip
     enabled = shown.get("UnitFileState") or shown.get("LoadState") or "unknown"
     active = shown.get("ActiveState") or "unknown"
@@ -66,7 +61,7 @@ def last_run(timer: str, service: str, timer_started: float, every: tuple[str, i
     same service, and each start postpones the timer (OnUnitActiveSec)."""
     key, interval = every
     expected = f"every {interval} s ({key})"
-    run = _show(service, "ActiveState", "Result", "InactiveExitTimestampMonotonic")
+    run = systemd.show(service, "ActiveState", "Result", "InactiveExitTimestampMonotonic")
     started = _ago(run.get("InactiveExitTimestampMonotonic", ""))
     late = f"see journalctl -u {service}; systemctl stop {service}; systemctl restart {timer}"
     if started is None:
