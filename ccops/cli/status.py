@@ -24,7 +24,11 @@ def status(
     console = Console(highlight=False)
     console.print(status_table(facts["loops"], restarts=facts["restarts"]))
     now = time.time()
-    console.print(f"DONE: {'yes' if facts['done'] else 'no'}")
+    console.print(
+        "DONE claimed, awaiting sign-off"
+        if facts["done_claimed"]
+        else f"DONE: {'yes' if facts['done'] else 'no'}"
+    )
     console.print(f"Blocked: {facts['blocked'] or 'no'}")
     claims = facts["claims_seen"]
     console.print(
