@@ -27,8 +27,9 @@ from pydantic import (
 )
 
 from ccops.decisions.budget import parse_size
+from ccops.decisions.markers import word_pattern
 from ccops.errors import ConfigError
-from ccops.vocabulary import CLAIM_MARKER, AgentName
+from ccops.vocabulary import CLAIM_MARKER, SIGNOFF_MARKER, VETO_MARKER, AgentName
 
 DEFAULT_CONFIG_FILE = Path("/etc/ccops/ccops.toml")
 ENV_PREFIX = "CCOPS_"
@@ -36,6 +37,7 @@ ENV_PREFIX = "CCOPS_"
 _TMUX_NAME = r"^[A-Za-z0-9_-]+$"
 _VERSION = r"^(\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?)?$"
 _HOST_PORT = r"^([^\s:]+:\d+)?$"
+_MARKER = r"^\w+([ -]\w+)*$"
 T = TypeVar("T")
 
 OptionalPath = Annotated[Path | None, BeforeValidator(lambda value: None if value == "" else value)]
@@ -137,6 +139,9 @@ class WatchdogConfig(_Section):
     backoff_max: int = Field(1800, gt=0, description="seconds: the wait doubles up to this")
     backoff_reset: int = Field(600, gt=0, description="seconds up that end a crash backoff")
     instant_recovery: bool = Field(True, description="tmux pane-died hook runs a watchdog tick")
+    done_requires_signoff: bool = Field(
+        True, description="## DONE stops the loops only with the Adversary's final sign-off"
+    )
 
     @model_validator(mode="after")
     def _backoff_grows(self) -> WatchdogConfig:
@@ -146,8 +151,31 @@ class WatchdogConfig(_Section):
 
 
 class HandoffConfig(_Section):
+    """The protocol words: the prompts teach them and the decisions read them."""
+
     interval: int = Field(30, gt=0, description="seconds between handoff ticks")
-    claim_pattern: str = Field(CLAIM_MARKER, min_length=1, description="regex of a gate claim line")
+    claim_marker: str = Field(
+        CLAIM_MARKER, pattern=_MARKER, description="the word of a gate claim line in STATUS.md"
+    )
+    claim_pattern: str = Field(
+        "", description="regex of a gate claim line; empty = the claim_marker word"
+    )
+    signoff_marker: str = Field(
+        SIGNOFF_MARKER, pattern=_MARKER, description="the Adversary's final sign-off in REVIEW.md"
+    )
+    veto_marker: str = Field(
+        VETO_MARKER, pattern=_MARKER, description="the Adversary's veto in REVIEW.md"
+    )
+
+    @model_validator(mode="before")
+    @classmethod
+    def _claim_word(cls, data: Any) -> Any:
+        """An older config's plain-word claim_pattern is the claim marker too."""
+        if isinstance(data, dict) and "claim_marker" not in data:
+            pattern = data.get("claim_pattern")
+            if isinstance(pattern, str) and re.fullmatch(_MARKER, pattern):
+                return {**data, "claim_marker": pattern}
+        return data
 
     @field_validator("claim_pattern")
     @classmethod
@@ -157,6 +185,24 @@ class HandoffConfig(_Section):
         except re.error as error:
             raise ValueError(f"not a valid regular expression: {error}") from None
         return value
+
+    @model_validator(mode="after")
+    def _one_vocabulary(self) -> HandoffConfig:
+        if not re.search(self.claim_regex, f"- Gate 1 — {self.claim_marker}"):
+            raise ValueError(
+                f"claim_pattern does not match claim_marker {self.claim_marker!r}, the word the"
+                " prompts teach: set claim_marker to a word it matches"
+            )
+        if re.search(word_pattern(self.veto_marker), self.signoff_marker) or re.search(
+            word_pattern(self.signoff_marker), self.veto_marker
+        ):
+            raise ValueError("signoff_marker and veto_marker must not contain each other")
+        return self
+
+    @property
+    def claim_regex(self) -> str:
+        """The regex a gate claim line matches: ``claim_pattern``, else the marker word."""
+        return self.claim_pattern or word_pattern(self.claim_marker)
 
 
 _OPERATOR = Path("/etc/ccops")
@@ -361,6 +407,7 @@ _EXPECTED_PATTERN = {
     _TMUX_NAME: "expected only letters, digits, '-' and '_'",
     _VERSION: "expected a version like 2.1.331, or empty",
     _HOST_PORT: "expected host:port, or empty",
+    _MARKER: "expected words of letters and digits joined by single spaces or '-'",
 }
 
 

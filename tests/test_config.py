@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import json
+import re
+import subprocess
 from pathlib import Path
 
 import pytest
+from conftest import CCOPS, fails
 from typer.testing import CliRunner
 
 from ccops.cli import app
@@ -123,3 +126,43 @@ def test_root_help_lists_the_groups() -> None:
     out = runner.invoke(app, ["--help"]).stdout
     for group in ("loops", "config", "rehearse"):
         assert group in out
+
+
+def test_claim_marker_is_the_one_word_of_prompts_and_decisions() -> None:
+    assert Config().handoff.claim_marker == "CLAIMED"
+    custom = Config.model_validate({"handoff": {"claim_marker": "READY FOR REVIEW"}}).handoff
+    assert re.search(custom.claim_regex, "- Gate 1 — READY FOR REVIEW abc")
+    assert not re.search(custom.claim_regex, "- Gate 1 — CLAIMED")
+
+
+@pytest.mark.parametrize(
+    ("handoff", "marker"),
+    [
+        ({"claim_pattern": "CLAIMED"}, "CLAIMED"),  # an older config: the pattern was the word
+        ({"claim_pattern": "VERIFY-ME"}, "VERIFY-ME"),
+        ({"claim_pattern": r"\bCLAIM(ED)?\b"}, "CLAIMED"),
+        ({"claim_pattern": r"\bready\b", "claim_marker": "ready"}, "ready"),
+    ],
+)
+def test_older_claim_patterns_stay_valid(handoff: dict[str, str], marker: str) -> None:
+    section = Config.model_validate({"handoff": handoff}).handoff
+    assert section.claim_marker == marker
+    assert section.claim_regex == handoff["claim_pattern"]
+
+
+@pytest.mark.parametrize(
+    ("toml", "words"),
+    [
+        ('claim_pattern = "\\\\bverified\\\\b"', ["handoff:", "does not match claim_marker"]),
+        ('veto_marker = "VETO\\n## DONE"', ["handoff.veto_marker:", "single spaces"]),
+        ('signoff_marker = ""', ["handoff.signoff_marker:"]),
+        ('veto_marker = "SIGN-OFF"', ["handoff:", "must not contain each other"]),
+    ],
+)
+def test_bad_markers_are_one_line_errors(tmp_path: Path, toml: str, words: list[str]) -> None:
+    path = tmp_path / "c.toml"
+    path.write_text(f"[handoff]\n{toml}\n")
+    result = subprocess.run(
+        [*CCOPS, "-c", str(path), "config", "show"], capture_output=True, text=True, check=False
+    )
+    fails(result, 2, *words)

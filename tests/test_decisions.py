@@ -28,7 +28,8 @@ def _cases(kind: str) -> list[Any]:
 def test_handoff(case: dict[str, Any]) -> None:
     state = handoff.HandoffState.model_validate(case["state"])
     seen = handoff.HandoffObservation.model_validate(case["observation"])
-    new_state, actions = handoff.decide(state, seen)
+    policy = handoff.HandoffPolicy.model_validate(case.get("policy", {}))
+    new_state, actions = handoff.decide(state, seen, policy)
     assert new_state.model_dump(mode="json") == case["expect_state"]
     assert [a.model_dump(mode="json") for a in actions] == case["expect_actions"]
 
@@ -37,7 +38,7 @@ def test_handoff(case: dict[str, Any]) -> None:
 def test_watchdog(case: dict[str, Any]) -> None:
     state = watchdog.WatchdogState.model_validate(case["state"])
     seen = watchdog.WatchdogObservation.model_validate(case["observation"])
-    policy = watchdog.CrashLoopPolicy.model_validate(case.get("policy", {}))
+    policy = watchdog.WatchdogPolicy.model_validate(case.get("policy", {}))
     new_state, actions = watchdog.decide(state, seen, policy)
     assert new_state.model_dump(mode="json") == case["expect_state"]
     assert [a.model_dump(mode="json") for a in actions] == case["expect_actions"]

@@ -86,7 +86,9 @@ def test_failed_delivery_is_retried_without_duplicates(live: Setup) -> None:
     Loops(live.config()).stop("adversary")
     live.push("builder", "STATUS.md", f"# STATUS\n{CLAIM}\n")
     report = handoff_tick(live.config())
-    assert report[0].startswith("ping pending adversary") and "held" in report[0]
+    # held when the stand-in's SessionEnd hook ran before the kill, else no composer on screen
+    assert report[0].startswith("ping pending adversary")
+    assert "held" in report[0] or "composer not found" in report[0]
     Loops(live.config()).start("adversary")
     live.wait_started("cc-ci-adv", count=2)
     assert handoff_tick(live.config())[0].startswith("pinged adversary")
@@ -151,3 +153,42 @@ def test_a_pane_in_copy_mode_is_not_typed_into(live: Setup) -> None:
     live.tmux("copy-mode", "-q", "-t", "=cc-ci-adv:")
     assert handoff_tick(live.config())[0].startswith("pinged adversary")
     assert len(messages(live, "cc-ci-adv")) == 1
+
+
+def test_done_without_signoff_pings_the_adversary_once_per_done_commit(live: Setup) -> None:
+    live.push("builder", "STATUS.md", "# STATUS\n## DONE\n")
+    commit = git.git("rev-parse", "HEAD", cwd=live.root / "builder").strip()
+    assert handoff_tick(live.config())[0].startswith("pinged adversary")
+    assert wait_for(lambda: len(messages(live, "cc-ci-adv")) == 1, 5)
+    text = messages(live, "cc-ci-adv")[0]
+    assert "pushed ## DONE" in text and commit[:12] in text and "FINAL SIGN-OFF <ISO date>" in text
+    live.push("builder", "STATUS.md", "# STATUS\n## DONE\nstill done, another commit\n")
+    assert handoff_tick(live.config()) == []
+    live.push("builder", "STATUS.md", "# STATUS\nwithdrawn\n")
+    assert handoff_tick(live.config()) == []
+    live.push("builder", "STATUS.md", "# STATUS\n## DONE\nagain\n")
+    assert handoff_tick(live.config())[0].startswith("pinged adversary")
+    assert wait_for(lambda: len(messages(live, "cc-ci-adv")) == 2, 5)
+
+
+def test_signed_off_done_pings_nobody(live: Setup) -> None:
+    live.push("adversary", "REVIEW.md", "FINAL SIGN-OFF 2026-12-01 abc\n")
+    assert handoff_tick(live.config())[0].startswith("pinged builder")
+    live.push("builder", "STATUS.md", "# STATUS\n## DONE\n")
+    assert handoff_tick(live.config()) == []
+    assert messages(live, "cc-ci-adv") == []
+
+
+def test_veto_after_done_pings_the_builder_with_its_reason(live: Setup) -> None:
+    live.push("builder", "STATUS.md", "# STATUS\n## DONE\n")
+    handoff_tick(live.config())
+    veto = "VETO 2026-12-01 abc: gate 2 has no PASS at this commit"
+    live.push("adversary", "REVIEW.md", f"# REVIEW\n- Gate 1 — PASS\n{veto}\n")
+    assert handoff_tick(live.config())[0].startswith("pinged builder")
+    assert wait_for(lambda: len(messages(live, "cc-ci-builder")) == 1, 5)
+    text = messages(live, "cc-ci-builder")[0]
+    assert "vetoed ## DONE" in text and veto in text
+    live.push("adversary", "REVIEW.md", f"# REVIEW\n- Gate 1 — PASS\n{veto}\n- Gate 2 — FAIL\n")
+    handoff_tick(live.config())
+    assert wait_for(lambda: len(messages(live, "cc-ci-builder")) == 2, 5)
+    assert veto not in messages(live, "cc-ci-builder")[1]  # told once

@@ -27,7 +27,11 @@ def test_rehearse_passes_and_cleans_up(private_tmux: Path) -> None:
         "adversary: pushed REVIEW.md with 'verified:'",
         "handoff: pinged builder",
         "builder: pushed STATUS.md with '## DONE'",
-        "watchdog: DONE: stopped both loops",
+        "watchdog: DONE claimed, awaiting sign-off: the loops go on",
+        "adversary: pushed REVIEW.md with 'VETO'",
+        "builder: pushed STATUS.md with '- Final: all gates — CLAIMED'",
+        "adversary: pushed REVIEW.md with 'FINAL SIGN-OFF'",
+        "watchdog: DONE: stopped both loops (STATUS.md says ## DONE and REVIEW.md holds the final",
         "after DONE: stop finds nothing, the watchdog stays idle",
         "rehearsal passed",
     ]

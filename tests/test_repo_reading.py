@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from ccops.decisions.markers import parse_status
+from ccops.decisions.markers import ReviewMarkers, parse_review, parse_status
 from ccops.runners import git
 
 
@@ -113,6 +113,42 @@ def test_markers() -> None:
     assert parse_status("- Gate 9 verified\n", claim_pattern=r"\bverified\b").claims == (
         "- Gate 9 verified",
     )
+
+
+SIGNOFF = "FINAL SIGN-OFF 2026-12-01 abc123"
+VETO = "VETO 2026-12-01 abc123: gate 2 unverified"
+
+
+@pytest.mark.parametrize(
+    ("lines", "signed_off", "veto"),
+    [
+        ([], False, None),
+        (["- Gate 1 — PASS"], False, None),
+        ([SIGNOFF], True, None),
+        ([VETO], False, VETO),
+        ([VETO, SIGNOFF], True, None),  # newer is lower: line order
+        ([SIGNOFF, VETO], False, VETO),
+        (
+            [VETO, SIGNOFF, "- VETO 2026-12-02 def456: regression", "FINAL SIGN-OFF again"],
+            True,
+            None,
+        ),
+        ([SIGNOFF, "FINAL SIGN-OFF, no VETO left"], False, "FINAL SIGN-OFF, no VETO left"),
+        ([SIGNOFF, "```", VETO, "```"], True, None),  # quoted in a fence: not a veto
+        ([SIGNOFF, "vetoed? no. VETOES? not the word either"], True, None),
+    ],
+)
+def test_review_signoff_is_newer_than_every_veto(
+    lines: list[str], signed_off: bool, veto: str | None
+) -> None:
+    markers = parse_review("\n".join(["# REVIEW", *lines]) + "\n")
+    assert (markers.signed_off, markers.veto) == (signed_off, veto)
+
+
+def test_review_markers_are_configurable() -> None:
+    text = "APPROVED at abc\nVETO noted\nBLOCK: gate 3\n"
+    assert parse_review(text, "APPROVED", "BLOCK") == ReviewMarkers(False, "BLOCK: gate 3")
+    assert parse_review(text + "APPROVED\n", "APPROVED", "BLOCK").signed_off
 
 
 def test_huge_status_parses() -> None:

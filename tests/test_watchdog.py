@@ -29,8 +29,12 @@ def test_dead_and_missing_loops_are_restarted(repos: Setup) -> None:
     assert repos.ccops("watchdog").stdout == ""  # all alive: nothing to do
 
 
+SIGNOFF = "FINAL SIGN-OFF 2026-12-01 abc123"
+
+
 def test_done_stops_both_and_later_ticks_stay_quiet(repos: Setup) -> None:
     assert repos.ccops("loops", "start").returncode == 0
+    repos.push("adversary", "REVIEW.md", f"# REVIEW\n{SIGNOFF}\n")
     repos.push("builder", "STATUS.md", "# STATUS\n## DONE\n")
     result = repos.ccops("watchdog")
     assert "DONE: stopped both loops" in result.stdout
@@ -62,8 +66,40 @@ def test_done_is_read_from_the_mirror_of_repo_url(repos: Setup) -> None:
     git.clone(str(repos.origin), git_dir)
     (git_dir / "STATUS.md").write_text("## DONE\n")
     git.commit_and_push(git_dir, "done elsewhere")
+    assert "DONE claimed, awaiting sign-off" in repos.ccops("watchdog").stdout
+    (git_dir / "REVIEW.md").write_text(f"{SIGNOFF}\n")  # the Adversary's clone never fetched it
+    git.commit_and_push(git_dir, "signed off elsewhere")
     assert "DONE: stopped both loops" in repos.ccops("watchdog").stdout
     assert (repos.root / "state" / "mirror.git" / "HEAD").exists()
+
+
+def test_done_waits_for_the_signoff_newer_than_every_veto(repos: Setup) -> None:
+    """An early DONE is held (loops supervised, status says so), a veto keeps holding it,
+    the sign-off after the veto stops both."""
+    repos.ccops("loops", "start")
+    repos.push("adversary", "REVIEW.md", f"# REVIEW\n{SIGNOFF}\n")
+    repos.push("adversary", "REVIEW.md", f"# REVIEW\n{SIGNOFF}\nVETO 2026-12-02 def: gate 2\n")
+    repos.push("builder", "STATUS.md", "# STATUS\n## DONE\n")
+    first = repos.ccops("watchdog").stdout
+    assert first.startswith("DONE claimed, awaiting sign-off: the loops go on")
+    assert repos.ccops("watchdog").stdout == ""  # noted once
+    assert "DONE claimed, awaiting sign-off" in repos.ccops("status").stdout
+    assert json.loads(repos.ccops("status", "--json").stdout)["done_claimed"] is True
+    loops = Loops(repos.config())
+    kill(loops, "builder")
+    assert "builder: dead (signal 9): respawned" in repos.ccops("watchdog").stdout
+    review = f"# REVIEW\n{SIGNOFF}\nVETO 2026-12-02 def: gate 2\nFINAL SIGN-OFF 2026-12-03 fed\n"
+    repos.push("adversary", "REVIEW.md", review)
+    assert "DONE: stopped both loops" in repos.ccops("watchdog").stdout
+    assert [loops.status(n).state for n in ("builder", "adversary")] == [LoopState.MISSING] * 2
+    assert "DONE: yes" in repos.ccops("status").stdout
+
+
+def test_done_without_signoff_requirement_stops_at_once(repos: Setup) -> None:
+    repos.write_config(watchdog={"done_requires_signoff": False})
+    repos.ccops("loops", "start")
+    repos.push("builder", "STATUS.md", "# STATUS\n## DONE\n")
+    assert "DONE: stopped both loops (STATUS.md says ## DONE)" in repos.ccops("watchdog").stdout
 
 
 def test_watchdog_help() -> None:

@@ -29,7 +29,11 @@ def status(
     now = time.time()
     for name, agent in facts["agents"].items():
         console.print(f"{name}: {agent_text(agent, now)}")
-    console.print(f"DONE: {'yes' if facts['done'] else 'no'}")
+    console.print(
+        "DONE claimed, awaiting sign-off"
+        if facts["done_claimed"]
+        else f"DONE: {'yes' if facts['done'] else 'no'}"
+    )
     console.print(f"Blocked: {facts['blocked'] or 'no'}")
     claims = facts["claims_seen"]
     console.print(

@@ -5,6 +5,10 @@ Builder has not been told about, becomes a pending ping. A ping leaves ``pending
 when its delivery is verified (:func:`delivered`), so a failed delivery is retried on the
 next tick, and an edge never produces a second ping. The first tick records a baseline and
 pings nothing. Nothing here touches git, tmux, files or the clock.
+
+The veto over ``## DONE``: a pushed DONE without the Adversary's final sign-off pings the
+Adversary once (per DONE commit: the commit DONE was first seen at, until it is removed);
+a REVIEW.md that brings a new veto pings the Builder with the veto line.
 """
 
 from __future__ import annotations
@@ -28,6 +32,8 @@ class Ping(_Data):
     claims: tuple[str, ...] = ()
     review_blob: str | None = None
     review_commit: str | None = None
+    done_commit: str | None = None  # to the Adversary: verify this ## DONE
+    veto: str | None = None  # to the Builder: the new veto line
 
 
 class ReviewSeen(_Data):
@@ -35,6 +41,8 @@ class ReviewSeen(_Data):
 
     blob: str | None
     commit: str
+    signed_off: bool = False
+    veto: str | None = None
 
 
 class HandoffObservation(_Data):
@@ -42,6 +50,11 @@ class HandoffObservation(_Data):
 
     status: StatusMarkers | None
     review: ReviewSeen | None
+    status_commit: str | None = None
+
+
+class HandoffPolicy(_Data):
+    done_requires_signoff: bool = True
 
 
 class HandoffState(_Data):
@@ -49,6 +62,8 @@ class HandoffState(_Data):
     claims_seen: tuple[str, ...] = ()
     review_blob: str | None = None
     blocked: str | None = None
+    done_commit: str | None = None  # the commit the current ## DONE was first seen at
+    veto: str | None = None  # the last veto the Builder was told about
     pending: tuple[Ping, ...] = ()
     typing: Ping | None = None  # being typed: frozen, so an interrupted tick can finish it
 
@@ -60,7 +75,7 @@ class HandoffAction(_Data):
 
 
 def decide(
-    state: HandoffState, seen: HandoffObservation
+    state: HandoffState, seen: HandoffObservation, policy: HandoffPolicy | None = None
 ) -> tuple[HandoffState, list[HandoffAction]]:
     """The new state and what to do about it."""
     if not state.baseline:
@@ -68,7 +83,7 @@ def decide(
     actions: list[HandoffAction] = []
     pending = list(state.pending)
     claims_seen = state.claims_seen
-    review_blob = state.review_blob
+    review_blob, veto = state.review_blob, state.veto
     blocked = state.blocked
     if seen.status is not None:
         new_claims = tuple(c for c in seen.status.claims if c not in claims_seen)
@@ -78,23 +93,54 @@ def decide(
         if seen.status.blocked != blocked:
             actions.append(_blocked_action(seen.status.blocked))
             blocked = seen.status.blocked
+    done_commit, done_ping = _done_edge(state, seen, policy or HandoffPolicy())
+    if done_ping is not None:
+        pending.append(done_ping)
     if seen.review is not None and seen.review.blob != review_blob:
         if seen.review.blob is not None:
-            pending = [p for p in pending if p.to != BUILDER or p == state.typing]
-            pending.append(
-                Ping(to=BUILDER, review_blob=seen.review.blob, review_commit=seen.review.commit)
-            )
-        review_blob = seen.review.blob
+            pending = _review_ping(pending, seen.review, veto, state.typing)
+        review_blob, veto = seen.review.blob, seen.review.veto
     actions += [HandoffAction(kind="deliver", ping=ping) for ping in pending]
     new_state = state.model_copy(
         update={
             "claims_seen": claims_seen,
             "review_blob": review_blob,
             "blocked": blocked,
+            "done_commit": done_commit,
+            "veto": veto,
             "pending": tuple(pending),
         }
     )
     return new_state, actions
+
+
+def _review_ping(
+    pending: list[Ping], review: ReviewSeen, told: str | None, typing: Ping | None
+) -> list[Ping]:
+    """One undelivered ping to the Builder names the newest REVIEW.md, and its veto when
+    that veto is news (not told yet, or only in the ping it replaces)."""
+    replaced = [p for p in pending if p.to == BUILDER and p != typing]
+    news = review.veto != told or any(p.veto == review.veto for p in replaced)
+    veto = review.veto if news else None
+    ping = Ping(to=BUILDER, review_blob=review.blob, review_commit=review.commit, veto=veto)
+    return [p for p in pending if p not in replaced] + [ping]
+
+
+def _done_edge(
+    state: HandoffState, seen: HandoffObservation, policy: HandoffPolicy
+) -> tuple[str | None, Ping | None]:
+    """The DONE commit now, and a ping to the Adversary when a DONE is new and not signed off."""
+    if seen.status is None:
+        return state.done_commit, None
+    if not seen.status.done:
+        return None, None
+    if state.done_commit is not None:
+        return state.done_commit, None
+    commit = seen.status_commit or "?"
+    signed_off = seen.review is not None and seen.review.signed_off
+    if signed_off or not policy.done_requires_signoff:
+        return commit, None
+    return commit, Ping(to=ADVERSARY, done_commit=commit)
 
 
 def typing_started(state: HandoffState, ping: Ping) -> HandoffState:
@@ -116,6 +162,8 @@ def _baseline(seen: HandoffObservation) -> HandoffState:
         claims_seen=status.claims if status else (),
         review_blob=seen.review.blob if seen.review else None,
         blocked=status.blocked if status else None,
+        done_commit=(seen.status_commit or "?") if status and status.done else None,
+        veto=seen.review.veto if seen.review else None,
     )
 
 
@@ -126,7 +174,9 @@ def _merge_claims(
 
     A ping already being typed is left as it is; new claims then queue behind it.
     """
-    open_ping = next((p for p in pending if p.to == ADVERSARY and p != typing), None)
+    open_ping = next(
+        (p for p in pending if p.to == ADVERSARY and p != typing and p.done_commit is None), None
+    )
     claims = (open_ping.claims if open_ping else ()) + new_claims
     rest = [p for p in pending if p != open_ping]
     return [*rest, Ping(to=ADVERSARY, claims=claims)]

@@ -5,8 +5,10 @@ restarted ``max_restarts`` times within ``window`` seconds is crash-looping: it 
 restarted, but its agent waits first (``not_before``), ``backoff_min`` seconds, doubling on
 every further death up to ``backoff_max``. Once it stayed up ``backoff_reset`` seconds the
 backoff ends. The watchdog never gives up: the cause (an outage, say) may pass. ``## DONE``
-stops both loops once, and later ticks do nothing until it is cleared. Nothing here touches
-tmux, git, files or the clock (``now`` is part of the observation).
+stops both loops once, and later ticks do nothing until it is cleared; with
+``done_requires_signoff`` only once REVIEW.md holds the Adversary's final sign-off (see
+:mod:`ccops.decisions.markers`): before that DONE is only claimed, and the loops go on.
+Nothing here touches tmux, git, files or the clock (``now`` is part of the observation).
 """
 
 from __future__ import annotations
@@ -22,12 +24,13 @@ class _Data(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
 
 
-class CrashLoopPolicy(_Data):
+class WatchdogPolicy(_Data):
     max_restarts: int = Field(5, gt=0)
     window: float = Field(600.0, gt=0, description="seconds")
     backoff_min: float = Field(30.0, gt=0, description="seconds: the first wait")
     backoff_max: float = Field(1800.0, gt=0, description="seconds: the longest wait")
     backoff_reset: float = Field(600.0, gt=0, description="seconds up that end a backoff")
+    done_requires_signoff: bool = True
 
 
 class LoopSeen(_Data):
@@ -39,6 +42,7 @@ class LoopSeen(_Data):
 class WatchdogObservation(_Data):
     loops: dict[AgentName, LoopSeen]
     done: bool | None = Field(description="None: STATUS.md could not be read")
+    signed_off: bool | None = Field(False, description="None: REVIEW.md could not be read")
     now: float
 
 
@@ -51,6 +55,7 @@ class Backoff(_Data):
 
 class WatchdogState(_Data):
     done: bool = False
+    awaiting_signoff: bool = Field(False, description="DONE claimed, no final sign-off yet")
     restarts: dict[AgentName, tuple[float, ...]] = Field(default_factory=dict)
     backoff: dict[AgentName, Backoff] = Field(default_factory=dict)
     stopped: tuple[AgentName, ...] = Field((), description="stopped by an operator: left down")
@@ -70,23 +75,23 @@ class WatchdogState(_Data):
 
 
 class WatchdogAction(_Data):
-    kind: Literal["restart", "crashloop", "crashloop_ended", "stop_all"]
+    kind: Literal["restart", "crashloop", "crashloop_ended", "stop_all", "awaiting_signoff"]
     loop: AgentName | None = None
     reason: str
     not_before: float | None = Field(None, description="restart: the agent waits until then")
 
 
 def decide(
-    state: WatchdogState, seen: WatchdogObservation, policy: CrashLoopPolicy
+    state: WatchdogState, seen: WatchdogObservation, policy: WatchdogPolicy
 ) -> tuple[WatchdogState, list[WatchdogAction]]:
     """The new state and what to do about it."""
     if state.done:
         return state, []
-    if seen.done:
-        return state.model_copy(update={"done": True}), [
-            WatchdogAction(kind="stop_all", reason="STATUS.md says ## DONE")
+    if seen.done and (seen.signed_off or not policy.done_requires_signoff):
+        return state.model_copy(update={"done": True, "awaiting_signoff": False}), [
+            WatchdogAction(kind="stop_all", reason=_why_done(policy))
         ]
-    actions: list[WatchdogAction] = []
+    state, actions = _claimed_done(state, seen)
     restarts = dict(state.restarts)
     backoff = dict(state.backoff)
     for name, loop in seen.loops.items():
@@ -104,6 +109,25 @@ def decide(
     return new_state, actions
 
 
+def _why_done(policy: WatchdogPolicy) -> str:
+    if policy.done_requires_signoff:
+        return "STATUS.md says ## DONE and REVIEW.md holds the final sign-off"
+    return "STATUS.md says ## DONE"
+
+
+def _claimed_done(
+    state: WatchdogState, seen: WatchdogObservation
+) -> tuple[WatchdogState, list[WatchdogAction]]:
+    """A DONE without the sign-off is noted once; the loops go on."""
+    if seen.done is None or seen.done == state.awaiting_signoff:
+        return state, []
+    new_state = state.model_copy(update={"awaiting_signoff": seen.done})
+    if not seen.done:
+        return new_state, []
+    reason = "STATUS.md says ## DONE without the Adversary's final sign-off"
+    return new_state, [WatchdogAction(kind="awaiting_signoff", reason=reason)]
+
+
 def _supervise(
     name: AgentName,
     loop: LoopSeen,
@@ -111,7 +135,7 @@ def _supervise(
     current: Backoff | None,
     *,
     now: float,
-    policy: CrashLoopPolicy,
+    policy: WatchdogPolicy,
 ) -> tuple[tuple[float, ...], Backoff | None, list[WatchdogAction]]:
     """One loop's restart times, backoff and actions after this observation."""
     actions = []
@@ -134,7 +158,7 @@ def _supervise(
     return (*recent, now), current, actions
 
 
-def _next_backoff(current: Backoff | None, now: float, policy: CrashLoopPolicy) -> Backoff:
+def _next_backoff(current: Backoff | None, now: float, policy: WatchdogPolicy) -> Backoff:
     """The first wait, or the last one doubled, up to the cap."""
     delay = policy.backoff_min if current is None else current.delay * 2
     delay = min(delay, policy.backoff_max)

@@ -34,7 +34,13 @@ from typing import Any, BinaryIO
 
 from ccops.errors import GitError
 from ccops.runners import git as runners_git
-from ccops.vocabulary import AGENT_NAMES
+from ccops.vocabulary import (
+    AGENT_NAMES,
+    CLAIM_MARKER,
+    DONE_HEADING,
+    SIGNOFF_MARKER,
+    VETO_MARKER,
+)
 
 PROMPT_MARK = "\u276f"  # heavy right-pointing angle quotation mark, as claude draws it
 NBSP = "\u00a0"
@@ -48,7 +54,8 @@ PRINTABLE_RUN = re.compile(r"[^\x00-\x1f\x7f]+")
 CSI_PATTERN = re.compile(r"\x1b\[[0-?]*[ -/]*[@-~]")
 CSI_PREFIX_PATTERN = re.compile(r"\x1b\[[0-?]*[ -/]*\Z")
 EXIT_COMMAND = re.compile(r"/exit(?:\s+(\d{1,3}))?")
-GATE_CLAIM_LINE = "## Gate 1 — CLAIMED"
+GATE_CLAIM_LINE = f"## Gate 1 — {CLAIM_MARKER}"
+FINAL_CLAIM_LINE = f"- Final: all gates — {CLAIM_MARKER}"
 STATUS_HEADING = "# STATUS"
 PUSH_ATTEMPTS = 8
 PUSH_BACKOFF_SECONDS = 0.25
@@ -409,21 +416,42 @@ ROLE_LOGS = {"builder": ("JOURNAL.md", "received"), "adversary": ("REVIEW.md", "
 
 
 def log_message(role: str, text: str, recorder: Recorder) -> None:
-    """Append a one-line summary of a message to the role's log file and push it.
+    """Append a one-line summary of a message to the role's log file and push it, or play
+    the rehearsal's part of the protocol around ``## DONE``:
 
-    A Builder told that REVIEW.md changed takes it as the final verdict and writes
-    ``## DONE`` in STATUS.md, which closes the rehearsal's cycle.
+    - Builder told of a veto: withdraws ``## DONE`` and pushes a final claim;
+    - Builder told that REVIEW.md changed: takes it as the final verdict, writes ``## DONE``;
+    - Adversary told of a ``## DONE``: vetoes it (it never signed off before a final claim);
+    - Adversary told of the final claim: pushes its final sign-off.
     """
-    if role == "builder" and "REVIEW.md" in text:
-        with Path("STATUS.md").open("a", encoding="utf-8") as handle:
-            handle.write("\n## DONE\n")
+    if role == "builder" and VETO_MARKER in text:
+        _rewrite_status(lambda lines: [*(x for x in lines if x != DONE_HEADING), FINAL_CLAIM_LINE])
+        commit_and_push(role, "STATUS.md", "builder: withdraw DONE, final claim", recorder)
+    elif role == "builder" and "REVIEW.md" in text:
+        _rewrite_status(lambda lines: [*lines, "", DONE_HEADING])
         commit_and_push(role, "STATUS.md", "builder: done", recorder)
-        return
-    filename, verb = ROLE_LOGS[role]
-    summary = text[:SUMMARY_CHARS].replace("\n", " ")
-    with Path(filename).open("a", encoding="utf-8") as handle:
-        handle.write(f"- {now_iso()} {verb}: {summary}\n")
-    commit_and_push(role, filename, f"{role}: {verb} message", recorder)
+    elif role == "adversary" and DONE_HEADING in text:
+        _append_review(f"{VETO_MARKER} {now_iso()}: {DONE_HEADING} before the final sign-off")
+        commit_and_push(role, "REVIEW.md", "adversary: veto", recorder)
+    elif role == "adversary" and FINAL_CLAIM_LINE in text:
+        _append_review(f"{SIGNOFF_MARKER} {now_iso()}")
+        commit_and_push(role, "REVIEW.md", "adversary: final sign-off", recorder)
+    else:
+        filename, verb = ROLE_LOGS[role]
+        summary = text[:SUMMARY_CHARS].replace("\n", " ")
+        with Path(filename).open("a", encoding="utf-8") as handle:
+            handle.write(f"- {now_iso()} {verb}: {summary}\n")
+        commit_and_push(role, filename, f"{role}: {verb} message", recorder)
+
+
+def _rewrite_status(change: Callable[[list[str]], list[str]]) -> None:
+    status = Path("STATUS.md")
+    status.write_text("\n".join(change(status.read_text(encoding="utf-8").splitlines())) + "\n")
+
+
+def _append_review(line: str) -> None:
+    with Path("REVIEW.md").open("a", encoding="utf-8") as handle:
+        handle.write(line + "\n")
 
 
 # --------------------------------------------------------------------------- hooks

@@ -14,8 +14,8 @@ from ccops.statedir.decision_stores import handoff_store
 from ccops.statedir.events import EventLog
 from ccops.usecases.delivery import Delivery, Outcome
 from ccops.usecases.loops import Loops
-from ccops.usecases.observe import read_pushed, status_markers
-from ccops.usecases.prompts import render_ping
+from ccops.usecases.observe import Reading, read_pushed, review_markers, status_markers
+from ccops.usecases.prompts import protocol_words, render_ping
 from ccops.vocabulary import AGENT_NAMES
 
 HANDOFF_ROUNDS = 10
@@ -39,9 +39,10 @@ def handoff_tick(config: Config) -> list[str]:
         report += [events.add("observe", problem=p)["problem"] for p in problems]
         pinger = _Pinger(config, events, save, report)
         state = previous
+        policy = handoff.HandoffPolicy(done_requires_signoff=config.watchdog.done_requires_signoff)
         while rounds < HANDOFF_ROUNDS:
             rounds += 1
-            state, actions = handoff.decide(state, seen)
+            state, actions = handoff.decide(state, seen, policy)
             save(state)
             state = pinger.act(state, actions)
             again, _ = _observe_handoff(config)
@@ -92,11 +93,21 @@ def _observe_handoff(config: Config) -> tuple[handoff.HandoffObservation, list[s
     status = read_pushed(config.agents.builder.workdir, "STATUS.md")
     review = read_pushed(config.agents.adversary.workdir, "REVIEW.md")
     problems = [r.problem for r in (status, review) if r.problem]
-    seen_review = (
-        handoff.ReviewSeen(blob=review.blob, commit=review.commit) if review.commit else None
+    seen = handoff.HandoffObservation(
+        status=status_markers(config, status),
+        review=_review_seen(config, review),
+        status_commit=status.commit,
     )
-    seen = handoff.HandoffObservation(status=status_markers(config, status), review=seen_review)
     return seen, problems
+
+
+def _review_seen(config: Config, review: Reading) -> handoff.ReviewSeen | None:
+    markers = review_markers(config, review)
+    if review.commit is None or markers is None:
+        return None
+    return handoff.ReviewSeen(
+        blob=review.blob, commit=review.commit, signed_off=markers.signed_off, veto=markers.veto
+    )
 
 
 def ping_id(ping: handoff.Ping) -> str:
@@ -108,7 +119,7 @@ def _deliver(
     config: Config, delivery: Delivery, events: EventLog, ping: handoff.Ping
 ) -> tuple[str, bool]:
     ident = ping_id(ping)
-    text = render_ping(ping.to, {**ping.model_dump(), "ping_id": ident})
+    text = render_ping(ping.to, {**protocol_words(config), **ping.model_dump(), "ping_id": ident})
     session = config.agent(ping.to).session
     started = time.monotonic()
     try:

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ccops.config import Config
-from ccops.decisions.markers import StatusMarkers, parse_status
+from ccops.decisions.markers import ReviewMarkers, StatusMarkers, parse_review, parse_status
 from ccops.decisions.watchdog import LoopSeen
 from ccops.errors import GitError
 from ccops.runners import git
@@ -48,16 +48,34 @@ def read_done_source(config: Config) -> Reading:
     """STATUS.md as the DONE check sees it: ccops's mirror of repo.url, else the Builder clone."""
     if not config.repo.url:
         return read_pushed(config.agents.builder.workdir, "STATUS.md")
-    mirror = config.paths.state_dir / "mirror.git"
     try:
-        git.mirror(config.repo.url, mirror)
+        git.mirror(config.repo.url, _mirror(config))
     except GitError as error:
         return Reading(problem=f"cannot update the mirror of repo.url: {error}")
-    return read_pushed(mirror, "STATUS.md")
+    return read_pushed(_mirror(config), "STATUS.md")
+
+
+def read_signoff_source(config: Config) -> Reading:
+    """REVIEW.md beside that STATUS.md: the mirror just fetched, else the Adversary's clone."""
+    if not config.repo.url:
+        return read_pushed(config.agents.adversary.workdir, "REVIEW.md")
+    return read_pushed(_mirror(config), "REVIEW.md")
+
+
+def _mirror(config: Config) -> Path:
+    return config.paths.state_dir / "mirror.git"
 
 
 def status_markers(config: Config, reading: Reading) -> StatusMarkers | None:
-    return parse_status(reading.text, config.handoff.claim_pattern) if reading.text else None
+    return parse_status(reading.text, config.handoff.claim_regex) if reading.text else None
+
+
+def review_markers(config: Config, reading: Reading) -> ReviewMarkers | None:
+    """REVIEW.md's sign-off and veto; a REVIEW.md not written yet signs nothing off."""
+    if reading.problem:
+        return None
+    section = config.handoff
+    return parse_review(reading.text or "", section.signoff_marker, section.veto_marker)
 
 
 def loops_seen(loops: Loops, names: tuple[AgentName, ...]) -> dict[AgentName, LoopSeen]:

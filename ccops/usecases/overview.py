@@ -32,6 +32,7 @@ def overview(config: Config) -> dict[str, Any]:
         "agents": {s.name: agent_of(loops, s).as_dict() for s in statuses},
         "restarts": {name: len(watchdog.restarts.get(name, ())) for name in AGENT_NAMES},
         "done": watchdog.done,
+        "done_claimed": watchdog.awaiting_signoff,
         "blocked": handoff.blocked,
         "claims_seen": list(handoff.claims_seen),
         "pending_pings": [p.model_dump() for p in handoff.pending],

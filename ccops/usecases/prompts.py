@@ -13,7 +13,6 @@ from ccops.vocabulary import (
     AGENT_NAMES,
     BLOCKED_HEADING,
     BUILDER,
-    CLAIM_MARKER,
     DONE_HEADING,
     AgentName,
 )
@@ -49,9 +48,20 @@ def prompt_context(config: Config, name: AgentName) -> dict[str, Any]:
         "repo_url": mask_url_secret(config.repo.url),
         "handoff_interval": config.handoff.interval,
         "watchdog_interval": config.watchdog.interval,
-        "claim_marker": CLAIM_MARKER,
+        **protocol_words(config),
+    }
+
+
+def protocol_words(config: Config) -> dict[str, Any]:
+    """The markers the agents write and ccops reads, from the same config the decisions use."""
+    section = config.handoff
+    return {
+        "claim_marker": section.claim_marker,
+        "signoff_marker": section.signoff_marker,
+        "veto_marker": section.veto_marker,
         "done_heading": DONE_HEADING,
         "blocked_heading": BLOCKED_HEADING,
+        "done_requires_signoff": config.watchdog.done_requires_signoff,
     }
 
 

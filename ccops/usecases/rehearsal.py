@@ -3,9 +3,11 @@
 A bare git repo stands in for cc-ci, the Builder and Adversary get their own clones, and a
 stand-in agent that ships with ccops (``ccops.testing.standin``) plays claude. The whole cycle runs:
 the Builder claims a gate, the Adversary is pinged and pushes a verdict, the Builder is
-pinged and writes ``## DONE``, the watchdog stops both; on the way, a killed loop is brought
-back by the tmux pane-died hook. Each step is checked and lands on a timeline; a failed
-check is a RehearsalError.
+pinged and writes ``## DONE`` early: the watchdog holds it, the Adversary is pinged and
+vetoes it, the Builder is pinged with the veto, withdraws DONE and claims the final gate,
+the Adversary signs off, the Builder writes ``## DONE`` again and the watchdog stops both;
+on the way, a killed loop is brought back by the tmux pane-died hook. Each step is checked
+and lands on a timeline; a failed check is a RehearsalError.
 """
 
 from __future__ import annotations
@@ -27,12 +29,21 @@ from ccops.errors import RehearsalError
 from ccops.runners import git
 from ccops.runners.ccops_cli import module_argv
 from ccops.statedir.events import EventLog
-from ccops.testing.standin import read_records
+from ccops.testing.standin import FINAL_CLAIM_LINE, read_records
 from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import Loops, LoopState, LoopStatus, StartAction, wait_for
 from ccops.usecases.prompts import render_prompt
 from ccops.usecases.watchdog_tick import watchdog_tick
-from ccops.vocabulary import ADVERSARY, AGENT_NAMES, BUILDER, CLAIM_MARKER, DONE_HEADING, AgentName
+from ccops.vocabulary import (
+    ADVERSARY,
+    AGENT_NAMES,
+    BUILDER,
+    CLAIM_MARKER,
+    DONE_HEADING,
+    SIGNOFF_MARKER,
+    VETO_MARKER,
+    AgentName,
+)
 
 WAIT = 20.0
 
@@ -133,6 +144,7 @@ class Rehearsal:
         self.show = show
         self.config = load_rehearsal_config(ws)
         self.loops = Loops(self.config)
+        self.told = dict.fromkeys(AGENT_NAMES, 0)  # messages each agent had when last handed off
 
     def run(self) -> None:
         try:
@@ -144,6 +156,11 @@ class Rehearsal:
             self.kill_and_recover(ADVERSARY)
             self.check_claim_pushed()
             self.hand_off(ADVERSARY, "REVIEW.md", "verified:")
+            self.hand_off(BUILDER, "STATUS.md", DONE_HEADING)
+            self.check_early_done_is_held()
+            self.hand_off(ADVERSARY, "REVIEW.md", VETO_MARKER)
+            self.hand_off(BUILDER, "STATUS.md", FINAL_CLAIM_LINE)
+            self.hand_off(ADVERSARY, "REVIEW.md", SIGNOFF_MARKER)
             self.hand_off(BUILDER, "STATUS.md", DONE_HEADING)
             self.check_done_stops_both()
             self.check_stop_is_idempotent()
@@ -216,11 +233,18 @@ class Rehearsal:
         )
 
     def hand_off(self, to: AgentName, then_file: str, then_text: str) -> None:
-        """Tick the handoff until ``to`` is pinged, then wait for its scripted answer."""
-        messages = len(self._records(to, "message"))
+        """Tick the handoff until ``to`` got a new message, then wait for its scripted answer.
+
+        Counting messages, not report lines: a tick may ping ``to`` while it is still
+        busy with the previous step's ping."""
         started = time.monotonic()
-        self._wait(lambda: self._handoff_reports(f"pinged {to}"), f"a ping to the {to}")
-        self._wait(lambda: len(self._records(to, "message")) > messages, f"the {to} to get it")
+
+        def pinged() -> bool:
+            self._handoff_reports()
+            return len(self._records(to, "message")) > self.told[to]
+
+        self._wait(pinged, f"the {to} to get a ping")
+        self.told[to] = len(self._records(to, "message"))
         latency = time.monotonic() - started
         self.timeline.add(f"{to}: received the ping, {latency:.2f} s after the push was seen")
 
@@ -229,6 +253,16 @@ class Rehearsal:
 
         self._wait(answered, f"the {to} to push {then_file}")
         self.timeline.add(f"{to}: pushed {then_file} with {then_text.strip()!r}")
+
+    def check_early_done_is_held(self) -> None:
+        """A DONE without the Adversary's sign-off leaves both loops running."""
+        lines = watchdog_tick(self.config)
+        for line in lines:
+            self.timeline.add(f"watchdog: {line}")
+        if not any(line.startswith("DONE claimed, awaiting sign-off") for line in lines):
+            raise RehearsalError("an early ## DONE was not held for the sign-off")
+        if any(s.state is not LoopState.ALIVE for s in self.statuses()):
+            raise RehearsalError("an early ## DONE stopped a loop")
 
     def check_done_stops_both(self) -> None:
         for line in watchdog_tick(self.config):
@@ -244,11 +278,9 @@ class Rehearsal:
             raise RehearsalError("a watchdog tick after DONE did something")
         self.timeline.add("after DONE: stop finds nothing, the watchdog stays idle")
 
-    def _handoff_reports(self, prefix: str) -> bool:
-        lines = handoff_tick(self.config)
-        for line in lines:
+    def _handoff_reports(self) -> None:
+        for line in handoff_tick(self.config):
             self.timeline.add(f"handoff: {line}")
-        return any(line.startswith(prefix) for line in lines)
 
     def _records(self, name: AgentName, event: str) -> list[dict[str, Any]]:
         session = self.config.agent(name).session

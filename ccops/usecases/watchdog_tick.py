@@ -13,15 +13,21 @@ from ccops.statedir.decision_stores import watchdog_store
 from ccops.statedir.events import EventLog
 from ccops.statedir.rotation import rotate_logs
 from ccops.usecases.loops import Loops
-from ccops.usecases.observe import loops_seen, read_done_source, status_markers
+from ccops.usecases.observe import (
+    loops_seen,
+    read_done_source,
+    read_signoff_source,
+    review_markers,
+    status_markers,
+)
 from ccops.vocabulary import AGENT_NAMES
 
 
 def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> list[str]:
-    """Restart dead loops, stop both on ``## DONE``; returns what happened, one line each."""
+    """Restart dead loops, stop both on a signed-off ``## DONE``; returns what happened."""
     loops = Loops(config)
     events = EventLog(config.paths.state_dir)
-    policy = crash_loop_policy(config)
+    policy = watchdog_policy(config)
     store = watchdog_store(config)
     report: list[str] = []
     with store.transaction() as (state, save):  # the tick lock: one tick rotates at a time
@@ -39,6 +45,7 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
         seen = watchdog.WatchdogObservation(
             loops=loops_seen(loops, AGENT_NAMES),
             done=markers.done if markers else None,
+            signed_off=_signed_off(config, events, report) if markers and markers.done else False,
             now=clock(),
         )
         new_state, actions = watchdog.decide(state, seen, policy)
@@ -49,15 +56,27 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
     return report
 
 
-def crash_loop_policy(config: Config) -> watchdog.CrashLoopPolicy:
+def _signed_off(config: Config, events: EventLog, report: list[str]) -> bool | None:
+    """Whether the pushed REVIEW.md holds the final sign-off (read only once DONE is seen)."""
+    if not config.watchdog.done_requires_signoff:
+        return False
+    reading = read_signoff_source(config)
+    if reading.problem:
+        report.append(events.add("observe", problem=reading.problem)["problem"])
+    review = review_markers(config, reading)
+    return review.signed_off if review else None
+
+
+def watchdog_policy(config: Config) -> watchdog.WatchdogPolicy:
     """The ``watchdog`` config section as the decision's policy."""
     section = config.watchdog
-    return watchdog.CrashLoopPolicy(
+    return watchdog.WatchdogPolicy(
         max_restarts=section.max_restarts,
         window=section.crash_window,
         backoff_min=section.backoff_min,
         backoff_max=section.backoff_max,
         backoff_reset=section.backoff_reset,
+        done_requires_signoff=section.done_requires_signoff,
     )
 
 
@@ -67,6 +86,9 @@ def _act(loops: Loops, events: EventLog, action: watchdog.WatchdogAction, now: f
             loops.stop(name)
         events.add("stop-all", reason=action.reason)
         return f"DONE: stopped both loops ({action.reason})"
+    if action.kind == "awaiting_signoff":
+        events.add("done-claimed", reason=action.reason)
+        return f"DONE claimed, awaiting sign-off: the loops go on ({action.reason})"
     assert action.loop is not None
     if action.kind == "crashloop":
         events.add("crashloop", loop=action.loop, reason=action.reason)
