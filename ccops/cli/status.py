@@ -24,6 +24,8 @@ def status(
     console = Console(highlight=False)
     console.print(status_table(facts["loops"], restarts=facts["restarts"]))
     now = time.time()
+    waiting = facts["waiting_for_repo"]
+    console.print(f"repo: {f'waiting for the repo ({waiting})' if waiting else 'ready'}")
     console.print(f"DONE: {'yes' if facts['done'] else 'no'}")
     console.print(f"Blocked: {facts['blocked'] or 'no'}")
     claims = facts["claims_seen"]

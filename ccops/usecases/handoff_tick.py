@@ -13,7 +13,7 @@ from ccops.statedir.decision_stores import handoff_store
 from ccops.statedir.events import EventLog
 from ccops.usecases.delivery import Delivery, Outcome
 from ccops.usecases.loops import Loops
-from ccops.usecases.observe import read_pushed, status_markers
+from ccops.usecases.observe import read_clone, status_markers
 from ccops.usecases.prompts import render_ping
 
 HANDOFF_ROUNDS = 10
@@ -81,8 +81,8 @@ class _Pinger:
 
 
 def _observe_handoff(config: Config) -> tuple[handoff.HandoffObservation, list[str]]:
-    status = read_pushed(config.agents.builder.workdir, "STATUS.md")
-    review = read_pushed(config.agents.adversary.workdir, "REVIEW.md")
+    status = read_clone(config, "builder", "STATUS.md")
+    review = read_clone(config, "adversary", "REVIEW.md")
     problems = [r.problem for r in (status, review) if r.problem]
     seen_review = (
         handoff.ReviewSeen(blob=review.blob, commit=review.commit) if review.commit else None

@@ -8,7 +8,8 @@ from typing import Any
 from ccops.config import Config
 from ccops.statedir.decision_stores import handoff_store, watchdog_store
 from ccops.statedir.events import EventLog
-from ccops.usecases.loops import Loops, mark_waiting
+from ccops.usecases.loops import Loops
+from ccops.usecases.observe import waiting_for_repo
 from ccops.vocabulary import AGENT_NAMES
 
 RECENT_EVENTS = 512 * 1024  # bytes of the event log read: enough for days of ticks
@@ -22,12 +23,11 @@ def overview(config: Config) -> dict[str, Any]:
     events = EventLog(config.paths.state_dir).read(tail_bytes=RECENT_EVENTS)
     last = _last_by_kind(events)
     now = time.time()
-    statuses = [
-        mark_waiting(loops.status(name), watchdog.waiting(name, now)) for name in AGENT_NAMES
-    ]
+    statuses = [loops.shown(name, watchdog.waiting(name, now)) for name in AGENT_NAMES]
     return {
         "loops": statuses,
         "restarts": {name: len(watchdog.restarts.get(name, ())) for name in AGENT_NAMES},
+        "waiting_for_repo": waiting_for_repo(config),
         "done": watchdog.done,
         "blocked": handoff.blocked,
         "claims_seen": list(handoff.claims_seen),

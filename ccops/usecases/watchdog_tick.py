@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from ccops.config import Config
-from ccops.decisions import watchdog
+from ccops.decisions import repo, watchdog
 from ccops.errors import CcopsError
 from ccops.runners.claude import clock_time
 from ccops.statedir.decision_stores import watchdog_store
@@ -14,6 +14,7 @@ from ccops.statedir.events import EventLog
 from ccops.statedir.rotation import rotate_logs
 from ccops.usecases.loops import Loops
 from ccops.usecases.observe import loops_seen, read_done_source, status_markers
+from ccops.usecases.repo import adversary_clone
 from ccops.vocabulary import AGENT_NAMES
 
 
@@ -32,12 +33,13 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
             events.add("watchdog-tick", actions=0)
             return report
         loops.refresh_death_hook()
-        reading = read_done_source(config)
+        waiting = _repo_step(config, events, report)
+        reading = read_done_source(config, waiting)
         if reading.problem:
             report.append(events.add("observe", problem=reading.problem)["problem"])
         markers = status_markers(config, reading)
         seen = watchdog.WatchdogObservation(
-            loops=loops_seen(loops, AGENT_NAMES),
+            loops=loops_seen(loops, repo.supervised(AGENT_NAMES, waiting is not None)),
             done=markers.done if markers else None,
             now=clock(),
         )
@@ -47,6 +49,18 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
         save(new_state)
     events.add("watchdog-tick", actions=len(actions))
     return report
+
+
+def _repo_step(config: Config, events: EventLog, report: list[str]) -> str | None:
+    """Clone the repo for the Adversary once it answers; why it still waits, or None."""
+    try:
+        step = adversary_clone(config, probe=True)
+    except CcopsError as error:  # it answered, then the clone failed: a problem, try again
+        report.append(events.add("observe", problem=f"cloning the repo: {error}")["problem"])
+        return str(error)
+    if step.cloned:
+        report.append(events.add("repo-cloned", line=step.cloned)["line"])
+    return step.waiting
 
 
 def crash_loop_policy(config: Config) -> watchdog.CrashLoopPolicy:
