@@ -1,4 +1,5 @@
-"""Facts pyinfra lacks: a scoped npm package's global version, the state of ccops's loops."""
+"""Facts pyinfra lacks: a scoped npm package's global version, whether a repo has a commit yet,
+the state of ccops's loops."""
 
 from __future__ import annotations
 
@@ -25,6 +26,22 @@ class NpmGlobalVersion(FactBase[str | None]):
             return None
         version = listing.get("dependencies", {}).get(self.package, {}).get("version")
         return version if isinstance(version, str) else None
+
+
+class RepoHasCommits(FactBase[bool]):
+    """Whether the repo at ``url`` answers with a ref (run it as the user whose credentials
+    reach it); False while it does not exist, is empty, or gives no answer in 30 s."""
+
+    requires_command = "git"
+
+    def command(self, url: str) -> StringCommand:
+        return StringCommand(
+            "GIT_TERMINAL_PROMPT=0", "timeout", "30", "git", "ls-remote", "--quiet", "--",
+            QuoteString(url), "2>/dev/null", "|", "head", "-n", "1", "||", "true",
+        )  # fmt: skip
+
+    def process(self, output: list[str]) -> bool:
+        return any(line.strip() for line in output)
 
 
 class LoopStates(FactBase[dict[str, str]]):

@@ -1,6 +1,7 @@
 """Deploy ccops on the sandbox host: ``pyinfra inventories/sandbox.py deploy/host.py``.
 
-Packages, the agent user, the claude CLI, the three clones, ccops in a venv from a wheel of
+Packages, the agent user, the claude CLI, the three clones (the Builder's an empty workdir and
+the Adversary's none before the repo exists), ccops in a venv from a wheel of
 this checkout, its config and the systemd units of the tmux server, watchdog and handoff.
 Every step changes only what differs, so a second run changes nothing.
 """
@@ -19,7 +20,7 @@ from pyinfra.facts.server import Which
 from pyinfra.operations import apt, files, git, pip, server, systemd
 from pyinfra.operations.util import any_changed
 
-from deploy.operations import claude_cli, loops_started, wheel_installed
+from deploy.operations import claude_cli, clone, loops_started, wheel_installed
 from deploy.settings import clones
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -45,8 +46,8 @@ def build_wheel() -> Path:
 
 d = host.data
 user = d.agent_user
-clone = clones(d.srv_dir)
-context = {"d": d, "clones": clone, "venv": d.venv_dir}
+clone_dir = clones(d.srv_dir)
+context = {"d": d, "clones": clone_dir, "venv": d.venv_dir}
 
 # NodeSource's nodejs brings its own npm, which conflicts with Debian's npm package.
 packages = [p for p in PACKAGES if p != "npm" or not host.get_fact(Which, command="npm")]
@@ -83,17 +84,19 @@ if d.git_credentials:
 if d.claude_version:
     claude_cli(name=f"claude CLI {d.claude_version}", version=d.claude_version)
 
-for role, url, branch in (
-    ("builder", d.repo_url, d.branch),
-    ("adversary", d.repo_url, d.branch),
-    ("plan", d.plan_url, None),
+# Before the repo exists the Builder starts in an empty workdir and creates it; the Adversary's
+# clone is made later, by the watchdog once the repo answers (or by a deploy after that).
+for role, url, branch, until_repo in (
+    ("builder", d.repo_url, d.branch, "empty"),
+    ("adversary", d.repo_url, d.branch, "absent"),
+    ("plan", d.plan_url, None, ""),
 ):
-    git.repo(
-        name=f"{role} clone {clone[role]} (an existing clone is never touched)",
+    clone(
+        name=f"{role} clone {clone_dir[role]} (an existing clone is never touched)",
         src=url,
-        dest=clone[role],
+        dest=clone_dir[role],
         branch=branch,
-        pull=False,
+        until_repo=until_repo,
         _su_user=user,
     )
 

@@ -6,10 +6,12 @@ from collections.abc import Generator
 
 from pyinfra import host
 from pyinfra.api import QuoteString, StringCommand, operation
-from pyinfra.facts.files import FileContents
+from pyinfra.facts.files import Directory, FileContents
 
 from ccops.runners.claude import CLAUDE_PACKAGE
-from deploy.facts import LoopStates, NpmGlobalVersion
+from deploy.facts import LoopStates, NpmGlobalVersion, RepoHasCommits
+
+WAITING_FOR_REPO = "waiting-for-repo"  # ccops.usecases.loops.LoopState.WAITING_FOR_REPO
 
 
 @operation()
@@ -45,10 +47,36 @@ def wheel_installed(venv: str, wheel: str, sha256: str) -> Generator[StringComma
 
 
 @operation()
+def clone(
+    src: str, dest: str, branch: str | None = None, until_repo: str = ""
+) -> Generator[StringCommand, None, None]:
+    """Clone ``src`` into ``dest`` (run it with ``_su_user``); an existing clone is never touched.
+
+    ``until_repo`` says what to do while ``src`` is empty or has no commit yet: "absent" leaves
+    ``dest`` absent (the watchdog clones it later), "empty" makes it an empty directory (the
+    Builder creates the repo in it). Without it, the clone is tried and fails loudly.
+    """
+    if host.get_fact(Directory, path=f"{dest}/.git"):
+        host.noop(f"{dest} is a clone")
+        return
+    if until_repo and not (src and host.get_fact(RepoHasCommits, url=src)):
+        if until_repo == "empty" and not host.get_fact(Directory, path=dest):
+            yield StringCommand("mkdir", "-p", QuoteString(dest))
+        else:
+            host.noop(f"{dest}: waiting for the repo")
+        return
+    branch_option = ("--branch", QuoteString(branch)) if branch else ()
+    yield StringCommand(
+        "git", "clone", "--quiet", *branch_option, QuoteString(src), QuoteString(dest)
+    )
+
+
+@operation()
 def loops_started(ccops: str) -> Generator[StringCommand, None, None]:
-    """``ccops loops start`` when a loop is not alive (run it with ``_su_user``)."""
+    """``ccops loops start`` when a loop is not alive (run it with ``_su_user``); the Adversary
+    waiting for the repo is left to the watchdog."""
     states = host.get_fact(LoopStates, ccops=ccops)
-    if states and all(state == "alive" for state in states.values()):
-        host.noop("both loops are alive")
+    if states and all(state in ("alive", WAITING_FOR_REPO) for state in states.values()):
+        host.noop("the loops are alive or waiting for the repo")
         return
     yield StringCommand(QuoteString(ccops), "loops", "start")

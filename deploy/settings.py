@@ -55,6 +55,11 @@ def git_url(value: Any) -> str:
     return value
 
 
+def optional_git_url(value: Any) -> str:
+    """The repo's clone URL, or empty before the repo exists (the Builder creates it)."""
+    return "" if value == "" else git_url(value)
+
+
 def user_name(value: Any) -> str:
     if not isinstance(value, str) or not USER_NAME.match(value):
         raise ValueError("expected a user name: lower-case letters, digits, '_', '-'")
@@ -95,7 +100,7 @@ def credentials_file(value: Any) -> str:
 
 # The deploy's own keys: key: (default, check)
 KEYS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
-    "repo_url": ("", git_url),
+    "repo_url": ("", optional_git_url),
     "plan_url": ("", git_url),
     "branch": ("main", branch),
     "agent_user": ("ccops", user_name),

@@ -120,17 +120,11 @@ def git(*args: str, cwd: Path | None = None) -> None:
 
 
 @contextmanager
-def git_daemon(base: Path) -> Iterator[str]:
-    """`git daemon` serving cc-ci.git and cc-ci-plan.git (pushable) on a loopback port."""
-    for name, path, text in (("cc-ci", "STATUS.md", "# STATUS\n"),
-                             ("cc-ci-plan", "plan.md", "# plan\n")):  # fmt: skip
-        git("init", "--quiet", "--bare", "--initial-branch=main", str(base / f"{name}.git"))
-        seed = base / f"{name}-seed"
-        git("clone", "--quiet", str(base / f"{name}.git"), str(seed))
-        (seed / path).write_text(text)
-        git("add", path, cwd=seed)
-        git("commit", "--quiet", "-m", "seed", cwd=seed)
-        git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
+def git_daemon(base: Path, repos: tuple[str, ...] = ("cc-ci", "cc-ci-plan")) -> Iterator[str]:
+    """`git daemon` serving ``repos`` (cc-ci.git, cc-ci-plan.git; pushable) on a loopback port;
+    one made later under ``base`` is served too."""
+    for name in repos:
+        seed_repo(base, name)
     port = free_port()
     daemon = subprocess.Popen(
         ["git", "daemon", "--export-all", "--enable=receive-pack", "--reuseaddr",
@@ -140,7 +134,7 @@ def git_daemon(base: Path) -> Iterator[str]:
     url = f"git://127.0.0.1:{port}"
     try:
         assert wait_for(
-            lambda: subprocess.run(["git", "ls-remote", f"{url}/cc-ci.git"],
+            lambda: subprocess.run(["git", "ls-remote", f"{url}/{repos[0]}.git"],
                                    capture_output=True, check=False).returncode == 0,
             10,
         )  # fmt: skip
@@ -148,6 +142,18 @@ def git_daemon(base: Path) -> Iterator[str]:
     finally:
         daemon.terminate()
         daemon.wait(timeout=10)
+
+
+def seed_repo(base: Path, name: str) -> None:
+    """``base/name.git`` with one commit on main: STATUS.md in cc-ci, plan.md in the plan."""
+    path, text = ("plan.md", "# plan\n") if name == "cc-ci-plan" else ("STATUS.md", "# STATUS\n")
+    git("init", "--quiet", "--bare", "--initial-branch=main", str(base / f"{name}.git"))
+    seed = base / f"{name}-seed"
+    git("clone", "--quiet", str(base / f"{name}.git"), str(seed))
+    (seed / path).write_text(text)
+    git("add", path, cwd=seed)
+    git("commit", "--quiet", "-m", "seed", cwd=seed)
+    git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
 
 
 def write_data(workdir: Path, url: str) -> Path:
@@ -404,7 +410,7 @@ def test_bad_data_fails_before_any_change(sandbox: Sandbox) -> None:
     before = sandbox.host.ssh("stat -c %Y /etc/ccops/ccops.toml").stdout
     for env, message in (
         ({"CCOPS_DEPLOY_AGENT_USER": "Bad.User"}, "ccops deploy: agent_user: expected"),
-        ({"CCOPS_DEPLOY_REPO_URL": ""}, "ccops deploy: repo_url: missing"),
+        ({"CCOPS_DEPLOY_PLAN_URL": ""}, "ccops deploy: plan_url: missing"),
     ):
         bad = sandbox.deploy("-y", **env)
         assert bad.result.returncode != 0, bad

@@ -225,7 +225,8 @@ def test_bad_arguments_are_one_line_and_exit_2(args: list[str], words: list[str]
 # The deploy's host data (deploy/settings.py), checked before pyinfra adds any operation
 
 DEPLOY_BAD = [  # key, a wrong value, words of the one line
-    ("repo_url", "", "missing"),
+    ("plan_url", "", "missing"),
+    ("repo_url", "not a url", "expected a git URL"),
     ("repo_url", "https://ccops:tskey-auth-x@git.example.net/cc-ci.git", "holds a password"),
     ("plan_url", "not a url", "expected a git URL"),
     ("branch", "-rf", "a branch name"),
@@ -246,7 +247,7 @@ DEPLOY_BAD = [  # key, a wrong value, words of the one line
     ("incus_proxy", "http://proxy:3128", "socks5://"),
     ("vm_reach_address", "100.90.116.4", "host:port"),
 ]
-DEPLOY_URL = {  # the two keys without a default
+DEPLOY_URL = {  # the repo's URL (empty before the repo exists) and the plan's (required)
     "CCOPS_DEPLOY_REPO_URL": "https://git.example.net/cc-ci.git",
     "CCOPS_DEPLOY_PLAN_URL": "https://git.example.net/cc-ci-plan.git",
 }

@@ -54,6 +54,7 @@ def status_table(statuses: list[LoopStatus], restarts: dict[str, int] | None = N
         LoopState.DEAD: "red",
         LoopState.MISSING: "yellow",
         LoopState.CRASHLOOP: "bold red",
+        LoopState.WAITING_FOR_REPO: "cyan",
     }
     for s in statuses:
         row = [
@@ -81,7 +82,8 @@ def _exit_text(status: LoopStatus) -> str:
         return f"signal {status.exit_signal}"
     if status.exit_status is not None:
         return f"status {status.exit_status}"
-    return "-" if status.state in (LoopState.ALIVE, LoopState.MISSING) else "killed by a signal"
+    quiet = (LoopState.ALIVE, LoopState.MISSING, LoopState.WAITING_FOR_REPO)
+    return "-" if status.state in quiet else "killed by a signal"
 
 
 EveryOption = Annotated[

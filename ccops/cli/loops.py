@@ -43,10 +43,15 @@ def start(
     """Start the loop(s): alive → left alone, dead → respawned, missing → created.
 
     Starting a loop by hand also ends its crash backoff: one still waiting starts at once.
+    The Adversary's clone is made first when the repo exists; until then the watchdog
+    starts it once the repo answers.
     """
     started, done = start_loops(config_of(ctx), _name(agent), after_done)
     for loop in started:
-        typer.echo(f"{loop.name} ({loop.session}): {loop.action}")
+        typer.echo(
+            f"{loop.name} ({loop.session}): {loop.action}"
+            + (f" ({loop.note})" if loop.note else "")
+        )
     if done:
         typer.echo("note: the watchdog recorded DONE and stays idle; --after-done clears that")
 

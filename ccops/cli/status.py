@@ -29,6 +29,8 @@ def status(
     now = time.time()
     for name, agent in facts["agents"].items():
         console.print(f"{name}: {agent_text(agent, now)}")
+    waiting = facts["waiting_for_repo"]
+    console.print(f"repo: {f'waiting for the repo ({waiting})' if waiting else 'ready'}")
     console.print(
         "DONE claimed, awaiting sign-off"
         if facts["done_claimed"]

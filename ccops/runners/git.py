@@ -40,10 +40,14 @@ def git(
     except FileNotFoundError:
         raise GitError("git is not installed: install it (apt-get install git)") from None
     except subprocess.TimeoutExpired:
-        raise GitError(f"git {args[0]} took more than {GIT_TIMEOUT:.0f} s in {cwd}") from None
+        raise GitError(f"git {args[0]} took more than {GIT_TIMEOUT:.0f} s{_in(cwd)}") from None
     if result.returncode != 0:
-        raise GitError(f"git {args[0]} in {cwd}: {_first_error(result.stderr)}")
+        raise GitError(f"git {args[0]}{_in(cwd)}: {_first_error(result.stderr)}")
     return result.stdout
+
+
+def _in(cwd: Path | None) -> str:
+    return f" in {cwd}" if cwd else ""
 
 
 def _first_error(stderr: str) -> str:
@@ -59,8 +63,40 @@ def init_bare(path: Path, branch: str = "main") -> None:
 
 
 def clone(url: str, path: Path) -> None:
-    """Clone ``url`` into ``path`` (with its upstream set)."""
-    git("clone", "--quiet", url, str(path))
+    """Clone ``url`` into ``path`` (with its upstream set). A password in the URL goes to git
+    through the environment only: the clone's pushes use the user's own git credentials."""
+    bare, env = _without_password(url)
+    try:
+        git("clone", "--quiet", bare, str(path), env=env)
+    except GitError as error:
+        raise GitError(str(error).replace(url, mask_url_secret(url))) from None
+
+
+def has_commits(url: str, timeout: float) -> bool:
+    """Whether the repository at ``url`` answers with at least one ref (an empty one has none).
+
+    GitError with git's first error line when it does not answer; after ``timeout`` seconds
+    git and its transport are killed. The password of the URL travels as in ``mirror``.
+    """
+    bare, env = _without_password(url)
+    argv = ["git", "ls-remote", "--quiet", "--", bare]
+    try:
+        result = _bounded(argv, timeout, env)
+    except subprocess.TimeoutExpired:
+        raise GitError(
+            f"git ls-remote {mask_url_secret(url)}: no answer in {timeout:.0f} s"
+        ) from None
+    if result.returncode != 0:
+        error = _first_error(result.stderr).replace(url, mask_url_secret(url))
+        raise GitError(f"git ls-remote {mask_url_secret(url)}: {error}")
+    return bool(result.stdout.strip())
+
+
+def origin_url(clone: Path) -> str | None:
+    """The URL of the ``origin`` remote of a clone that is its own work tree's top; else None."""
+    if not clone.is_dir() or toplevel(clone) != clone.resolve():
+        return None
+    return _read(clone, "config", "remote.origin.url") or None
 
 
 def commit_and_push(clone_dir: Path, message: str) -> None:
@@ -136,9 +172,18 @@ def push_dry_run(
     """
     argv = ["git", "-c", f"safe.directory={clone}", "-C", str(clone),
             "push", "--dry-run", "--porcelain", remote, f"HEAD:{ref}"]  # fmt: skip
+    return _bounded(argv, timeout)
+
+
+def _bounded(
+    argv: list[str], timeout: float, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    """Run ``argv`` without stdin or a prompt; after ``timeout`` seconds it and its children
+    (ssh, a remote helper) are killed and subprocess.TimeoutExpired is raised."""
+    environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
     with subprocess.Popen(
         argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env={**os.environ, "GIT_TERMINAL_PROMPT": "0"}, start_new_session=True,
+        text=True, env=environment, start_new_session=True,
     ) as process:  # fmt: skip
         try:
             stdout, stderr = process.communicate(timeout=timeout)

@@ -14,7 +14,7 @@ from ccops.statedir.decision_stores import handoff_store
 from ccops.statedir.events import EventLog
 from ccops.usecases.delivery import Delivery, Outcome
 from ccops.usecases.loops import Loops
-from ccops.usecases.observe import Reading, read_pushed, review_markers, status_markers
+from ccops.usecases.observe import Reading, read_clone, review_markers, status_markers
 from ccops.usecases.prompts import protocol_words, render_ping
 from ccops.vocabulary import AGENT_NAMES
 
@@ -90,8 +90,8 @@ class _Pinger:
 
 
 def _observe_handoff(config: Config) -> tuple[handoff.HandoffObservation, list[str]]:
-    status = read_pushed(config.agents.builder.workdir, "STATUS.md")
-    review = read_pushed(config.agents.adversary.workdir, "REVIEW.md")
+    status = read_clone(config, "builder", "STATUS.md")
+    review = read_clone(config, "adversary", "REVIEW.md")
     problems = [r.problem for r in (status, review) if r.problem]
     seen = handoff.HandoffObservation(
         status=status_markers(config, status),

@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from ccops.config import Config
+from ccops.decisions.repo import WAITS_FOR_REPO
 from ccops.errors import ConfigError
 from ccops.runners.ccops_cli import ccops_argv
 from ccops.runners.claude import launch_spec, pane_command, write_settings, write_spec
@@ -28,12 +29,14 @@ class LoopState(StrEnum):
     DEAD = "dead"
     MISSING = "missing"
     CRASHLOOP = "crashloop"  # in crash backoff: its agent waits until next_attempt
+    WAITING_FOR_REPO = "waiting-for-repo"  # the Adversary, until its clone of the repo is made
 
 
 class StartAction(StrEnum):
     RUNNING = "already running"
     RESPAWNED = "respawned"
     CREATED = "created"
+    WAITING = "waiting for the repo"
 
 
 @dataclass(frozen=True)
@@ -72,6 +75,14 @@ class Loops:
     def status(self, name: AgentName) -> LoopStatus:
         """alive/dead/missing with pid, uptime and last exit status."""
         return _status(name, self.session(name), self.tmux.pane(self.session(name)))
+
+    def shown(self, name: AgentName, not_before: float | None) -> LoopStatus:
+        """The status an operator sees: waiting out a crash backoff, or waiting for the repo."""
+        status = mark_waiting(self.status(name), not_before)
+        workdir = self.config.agent(name).workdir
+        if status.state is LoopState.MISSING and name == WAITS_FOR_REPO and not workdir.exists():
+            return replace(status, state=LoopState.WAITING_FOR_REPO)
+        return status
 
     def start(
         self, name: AgentName, not_before: float | None = None, wake: bool = False

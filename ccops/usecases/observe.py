@@ -1,7 +1,9 @@
 """Observations for the decision makers, read from tmux and the clones' pushed state.
 
-Each reader returns a value or a problem text: a missing clone or an empty repo is a
-reported condition, never an exception. A file not written yet is simply absent.
+Each reader returns a value, a problem text or why it waits: a missing clone is a reported
+condition, never an exception. A repo without a commit, or the Adversary's clone before the
+repo exists, is "waiting for the repo": a normal state on the first day, not a problem. A file
+not written yet is simply absent.
 """
 
 from __future__ import annotations
@@ -11,11 +13,12 @@ from pathlib import Path
 
 from ccops.config import Config
 from ccops.decisions.markers import ReviewMarkers, StatusMarkers, parse_review, parse_status
+from ccops.decisions.repo import WAITS_FOR_REPO
 from ccops.decisions.watchdog import LoopSeen
 from ccops.errors import GitError
 from ccops.runners import git
 from ccops.usecases.loops import Loops
-from ccops.vocabulary import AgentName
+from ccops.vocabulary import AGENT_NAMES, AgentName
 
 
 @dataclass(frozen=True)
@@ -26,6 +29,7 @@ class Reading:
     blob: str | None = None
     commit: str | None = None
     problem: str | None = None
+    waiting: str | None = None
 
 
 def read_pushed(clone: Path, path: str) -> Reading:
@@ -34,7 +38,7 @@ def read_pushed(clone: Path, path: str) -> Reading:
         return Reading(problem=f"clone {clone} is missing")
     rev = git.pushed_rev(clone)
     if rev is None:
-        return Reading(problem=f"clone {clone} has no commit yet")
+        return Reading(waiting=f"{clone} has no commit yet")
     blob = git.blob_id(clone, rev, path)
     if blob is None:  # not written yet: a normal state, not a fault
         return Reading(commit=rev)
@@ -44,10 +48,23 @@ def read_pushed(clone: Path, path: str) -> Reading:
     return Reading(text=text, blob=blob, commit=rev)
 
 
-def read_done_source(config: Config) -> Reading:
-    """STATUS.md as the DONE check sees it: ccops's mirror of repo.url, else the Builder clone."""
+def read_clone(config: Config, name: AgentName, path: str) -> Reading:
+    """``path`` as ``name`` last pushed it; the Adversary waits while its clone is not made."""
+    workdir = config.agent(name).workdir
+    if name == WAITS_FOR_REPO and not workdir.exists():
+        return Reading(waiting=f"the Adversary's clone {workdir} is not made yet")
+    return read_pushed(workdir, path)
+
+
+def read_done_source(config: Config, waiting: str | None = None) -> Reading:
+    """STATUS.md as the DONE check sees it: ccops's mirror of repo.url, else the Builder clone.
+
+    ``waiting``: the repo did not answer this tick, so the mirror is not tried.
+    """
     if not config.repo.url:
         return read_pushed(config.agents.builder.workdir, "STATUS.md")
+    if waiting:
+        return Reading(waiting=waiting)
     try:
         git.mirror(config.repo.url, _mirror(config))
     except GitError as error:
@@ -64,6 +81,15 @@ def read_signoff_source(config: Config) -> Reading:
 
 def _mirror(config: Config) -> Path:
     return config.paths.state_dir / "mirror.git"
+
+
+def waiting_for_repo(config: Config) -> str | None:
+    """Why the agents still wait for the repo (read locally, no network), or None."""
+    for name in dict.fromkeys((WAITS_FOR_REPO, *AGENT_NAMES)):  # the Adversary's reason first
+        reading = read_clone(config, name, "STATUS.md")
+        if reading.waiting:
+            return reading.waiting
+    return None
 
 
 def status_markers(config: Config, reading: Reading) -> StatusMarkers | None:

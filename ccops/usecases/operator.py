@@ -13,9 +13,11 @@ from typing import NoReturn
 
 from ccops.config import Config
 from ccops.decisions import watchdog
-from ccops.errors import ConfigError, NotRunningError
+from ccops.decisions.repo import WAITS_FOR_REPO
+from ccops.errors import ConfigError, GitError, NotRunningError
 from ccops.statedir.decision_stores import watchdog_store
-from ccops.usecases.loops import Loops, LoopState, LoopStatus, StartAction, mark_waiting, selected
+from ccops.usecases.loops import Loops, LoopState, LoopStatus, StartAction, selected
+from ccops.usecases.repo import adversary_clone
 from ccops.vocabulary import AgentName
 
 
@@ -26,6 +28,7 @@ class Started:
     name: AgentName
     session: str
     action: StartAction
+    note: str | None = None
 
 
 @dataclass(frozen=True)
@@ -42,7 +45,8 @@ def start_loops(
 ) -> tuple[list[Started], bool]:
     """Start the loop(s) and clear their crash backoff (and DONE with ``after_done``).
 
-    A loop still waiting out a backoff is restarted at once.
+    A loop still waiting out a backoff is restarted at once. The Adversary's clone is made
+    first if needed; without a repo yet, it is left to the watchdog, or, named alone, an error.
 
     Returns what each start did, and whether a recorded DONE still keeps the watchdog idle.
     """
@@ -50,10 +54,36 @@ def start_loops(
     state = watchdog_store(config).read()
     started, done = [], False
     for each in selected(name):
+        note = _clone_first(config, alone=name is not None) if each == WAITS_FOR_REPO else None
+        if each == WAITS_FOR_REPO and not config.agent(each).workdir.exists():
+            started.append(Started(each, loops.session(each), StartAction.WAITING, note))
+            continue
         action = loops.start(each, wake=state.waiting(each, time.time()) is not None)
         done = clear_after_start(config, each, after_done)
-        started.append(Started(each, loops.session(each), action))
+        started.append(Started(each, loops.session(each), action, note))
     return started, done
+
+
+def _clone_first(config: Config, alone: bool) -> str | None:
+    """Clone the repo for the Adversary unless it is there; what happened, or why it waits.
+
+    ``alone``: the operator named the Adversary, so waiting is an error.
+    """
+    try:
+        step = adversary_clone(config, probe=False)
+    except GitError as error:
+        if alone:
+            raise
+        return f"{error}; the watchdog clones it once the repo answers"
+    if step.waiting and alone:
+        workdir = config.agent(WAITS_FOR_REPO).workdir
+        raise ConfigError(
+            f"agents.adversary.workdir: {workdir} is not there and {step.waiting}: "
+            "set repo.url, or clone the repo there"
+        )
+    if step.waiting:
+        return f"{step.waiting}; the watchdog clones it once the repo answers"
+    return step.cloned
 
 
 def stop_loops(config: Config, name: AgentName | None) -> list[Stopped]:
@@ -70,7 +100,7 @@ def loop_statuses(config: Config, name: AgentName | None) -> list[LoopStatus]:
     """The loop(s) as seen now, one waiting out a crash backoff marked so."""
     loops = Loops(config)
     state, now = watchdog_store(config).read(), time.time()
-    return [mark_waiting(loops.status(each), state.waiting(each, now)) for each in selected(name)]
+    return [loops.shown(each, state.waiting(each, now)) for each in selected(name)]
 
 
 def log_of(config: Config, name: AgentName) -> Path:

@@ -10,7 +10,8 @@ from ccops.decisions import agent_state
 from ccops.hook import read_record
 from ccops.statedir.decision_stores import handoff_store, watchdog_store
 from ccops.statedir.events import EventLog
-from ccops.usecases.loops import Loops, LoopState, LoopStatus, mark_waiting
+from ccops.usecases.loops import Loops, LoopState, LoopStatus
+from ccops.usecases.observe import waiting_for_repo
 from ccops.vocabulary import AGENT_NAMES, AgentName
 
 RECENT_EVENTS = 512 * 1024  # bytes of the event log read: enough for days of ticks
@@ -24,13 +25,12 @@ def overview(config: Config) -> dict[str, Any]:
     events = EventLog(config.paths.state_dir).read(tail_bytes=RECENT_EVENTS)
     last = _last_by_kind(events)
     now = time.time()
-    statuses = [
-        mark_waiting(loops.status(name), watchdog.waiting(name, now)) for name in AGENT_NAMES
-    ]
+    statuses = [loops.shown(name, watchdog.waiting(name, now)) for name in AGENT_NAMES]
     return {
         "loops": statuses,
         "agents": {s.name: agent_of(loops, s).as_dict() for s in statuses},
         "restarts": {name: len(watchdog.restarts.get(name, ())) for name in AGENT_NAMES},
+        "waiting_for_repo": waiting_for_repo(config),
         "done": watchdog.done,
         "done_claimed": watchdog.awaiting_signoff,
         "blocked": handoff.blocked,

@@ -6,7 +6,7 @@ import time
 from collections.abc import Callable
 
 from ccops.config import Config
-from ccops.decisions import watchdog
+from ccops.decisions import repo, watchdog
 from ccops.errors import CcopsError
 from ccops.runners.claude import clock_time
 from ccops.statedir.decision_stores import watchdog_store
@@ -20,6 +20,7 @@ from ccops.usecases.observe import (
     review_markers,
     status_markers,
 )
+from ccops.usecases.repo import adversary_clone
 from ccops.vocabulary import AGENT_NAMES
 
 
@@ -38,12 +39,13 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
             events.add("watchdog-tick", actions=0)
             return report
         loops.refresh_death_hook()
-        reading = read_done_source(config)
+        waiting = _repo_step(config, events, report)
+        reading = read_done_source(config, waiting)
         if reading.problem:
             report.append(events.add("observe", problem=reading.problem)["problem"])
         markers = status_markers(config, reading)
         seen = watchdog.WatchdogObservation(
-            loops=loops_seen(loops, AGENT_NAMES),
+            loops=loops_seen(loops, repo.supervised(AGENT_NAMES, waiting is not None)),
             done=markers.done if markers else None,
             signed_off=_signed_off(config, events, report) if markers and markers.done else False,
             now=clock(),
@@ -65,6 +67,18 @@ def _signed_off(config: Config, events: EventLog, report: list[str]) -> bool | N
         report.append(events.add("observe", problem=reading.problem)["problem"])
     review = review_markers(config, reading)
     return review.signed_off if review else None
+
+
+def _repo_step(config: Config, events: EventLog, report: list[str]) -> str | None:
+    """Clone the repo for the Adversary once it answers; why it still waits, or None."""
+    try:
+        step = adversary_clone(config, probe=True)
+    except CcopsError as error:  # it answered, then the clone failed: a problem, try again
+        report.append(events.add("observe", problem=f"cloning the repo: {error}")["problem"])
+        return str(error)
+    if step.cloned:
+        report.append(events.add("repo-cloned", line=step.cloned)["line"])
+    return step.waiting
 
 
 def watchdog_policy(config: Config) -> watchdog.WatchdogPolicy:
