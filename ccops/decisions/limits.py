@@ -75,19 +75,11 @@ def decide(
     limited = {n: a for n, a in seen.agents.items() if a.state == "limited"}
     incident = state.incident
     if incident is None:
-        if not limited:
-            return state, []
-        return _opened(limited, seen.now)
+        return _opened(limited, seen.now) if limited else (state, [])
     newest = _latest(limited)
     if newest is not None and (incident.until is None or newest > incident.until):
-        if incident.resumed or _due(incident, seen.now, policy):
-            ended = _end(incident, seen, "limited again")
-            new_state, actions = _opened(limited, seen.now)
-            return new_state, [ended, *actions]
-        incident = incident.model_copy(update={"until": newest})
-        return _hit(incident, limited), [LimitAction(kind="extended", until=newest)]
-    incident = _hit(incident, limited).incident
-    assert incident is not None
+        return _new_reset(incident, limited, newest, seen, policy)
+    incident = _hit(incident, limited)
     if incident.until is None and not limited:
         return LimitsState(), [_end(incident, seen, "no longer limited")]
     if not _due(incident, seen.now, policy):
@@ -99,6 +91,22 @@ def decide(
     return _resume(incident, seen, back)
 
 
+def _new_reset(
+    incident: Incident,
+    limited: dict[AgentName, AgentSeen],
+    newest: float,
+    seen: LimitsObservation,
+    policy: LimitPolicy,
+) -> tuple[LimitsState, list[LimitAction]]:
+    """A later reset: before the resume it extends the incident; after it (the resume was
+    refused) this incident ends and the next one opens."""
+    if incident.resumed or _due(incident, seen.now, policy):
+        new_state, actions = _opened(limited, seen.now)
+        return new_state, [_end(incident, seen, "limited again"), *actions]
+    incident = _hit(incident.model_copy(update={"until": newest}), limited)
+    return LimitsState(incident=incident), [LimitAction(kind="extended", until=newest)]
+
+
 def _opened(
     limited: dict[AgentName, AgentSeen], now: float
 ) -> tuple[LimitsState, list[LimitAction]]:
@@ -107,10 +115,10 @@ def _opened(
     return LimitsState(incident=incident), [LimitAction(kind="limit", until=until)]
 
 
-def _hit(incident: Incident, limited: dict[AgentName, AgentSeen]) -> LimitsState:
+def _hit(incident: Incident, limited: dict[AgentName, AgentSeen]) -> Incident:
     """The incident with every agent limited now counted among those hit."""
     hit = incident.hit + tuple(n for n in limited if n not in incident.hit)
-    return LimitsState(incident=incident.model_copy(update={"hit": hit}))
+    return incident.model_copy(update={"hit": hit})
 
 
 def _resume(
@@ -157,6 +165,14 @@ def _how(incident: Incident, name: AgentName, agent: AgentSeen) -> str:
     if name in incident.resumed:
         return "resumed by ccops"
     return "working again by itself"
+
+
+def unsent(state: LimitsState, agent: AgentName) -> LimitsState:
+    """The state once ``agent``'s resume could not be typed (menu still up, say): retried."""
+    if state.incident is None:
+        return state
+    resumed = {n: t for n, t in state.incident.resumed.items() if n != agent}
+    return LimitsState(incident=state.incident.model_copy(update={"resumed": resumed}))
 
 
 def paused(state: LimitsState) -> bool:

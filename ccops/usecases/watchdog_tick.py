@@ -6,12 +6,13 @@ import time
 from collections.abc import Callable
 
 from ccops.config import Config
-from ccops.decisions import watchdog
+from ccops.decisions import limits, watchdog
 from ccops.errors import CcopsError
 from ccops.runners.claude import clock_time
 from ccops.statedir.decision_stores import watchdog_store
 from ccops.statedir.events import EventLog
 from ccops.statedir.rotation import rotate_logs
+from ccops.usecases.limits import limits_step
 from ccops.usecases.loops import Loops
 from ccops.usecases.observe import loops_seen, read_done_source, status_markers
 from ccops.vocabulary import AGENT_NAMES
@@ -40,6 +41,7 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
             loops=loops_seen(loops, AGENT_NAMES),
             done=markers.done if markers else None,
             now=clock(),
+            paused=_usage_limit(config, clock, report),
         )
         new_state, actions = watchdog.decide(state, seen, policy)
         for action in actions:
@@ -47,6 +49,19 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
         save(new_state)
     events.add("watchdog-tick", actions=len(actions))
     return report
+
+
+# --------------------------------------------------------------------------- usage limits
+
+
+def _usage_limit(config: Config, clock: Callable[[], float], report: list[str]) -> bool:
+    """The usage-limit step (see usecases/limits.py); True while both agents are paused."""
+    state, lines = limits_step(config, clock)
+    report += lines
+    return limits.paused(state)
+
+
+# --------------------------------------------------------------------------- crash loops
 
 
 def crash_loop_policy(config: Config) -> watchdog.CrashLoopPolicy:
