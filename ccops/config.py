@@ -137,8 +137,8 @@ class WatchdogConfig(_Section):
     backoff_max: int = Field(1800, gt=0, description="seconds: the wait doubles up to this")
     backoff_reset: int = Field(600, gt=0, description="seconds up that end a crash backoff")
     instant_recovery: bool = Field(True, description="tmux pane-died hook runs a watchdog tick")
-    limit_margin: int = Field(
-        150,
+    limit_margin: float = Field(
+        150.0,
         ge=0,
         description="seconds after a usage limit's reset before ccops resumes an agent"
         " (claude's own auto-continue fires 30-110 s after it)",
