@@ -142,6 +142,12 @@ class WatchdogConfig(_Section):
     done_requires_signoff: bool = Field(
         True, description="## DONE stops the loops only with the Adversary's final sign-off"
     )
+    limit_margin: float = Field(
+        150.0,
+        ge=0,
+        description="seconds after a usage limit's reset before ccops resumes an agent"
+        " (claude's own auto-continue fires 30-110 s after it)",
+    )
 
     @model_validator(mode="after")
     def _backoff_grows(self) -> WatchdogConfig:

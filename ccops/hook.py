@@ -5,7 +5,8 @@ only and never fails the turn: it always exits 0 and prints nothing for a hook. 
 ``--status-line`` it records claude's status-line payload and prints one short line.
 
 Files, per agent, in ``<state_dir>/agents/``: ``<agent>.hooks.json`` (the latest payload of
-each event and the last status line, rewritten atomically under a lock) and
+each event and of each notification type, and the last status line, rewritten atomically
+under a lock) and
 ``<agent>.hooks.jsonl`` (every event, one line each, rotated past 1 MB with one old copy).
 A prompt's text is never stored: only its sha256, its length and the ccops ping id it carries.
 """
@@ -135,7 +136,10 @@ def record(state_dir: Path, agent: str, payload: dict[str, Any], status_line: bo
             current["status_line"] = status_summary(payload, now)
         else:
             entry = {**summary(payload, now), "seq": current["seq"]}
-            current.setdefault("events", {})[entry["event"]] = entry
+            events = current.setdefault("events", {})
+            events[entry["event"]] = entry
+            if entry.get("notification_type"):  # one kind must not hide another
+                events[f"Notification:{entry['notification_type']}"] = entry
             current["last"] = entry
             _append(path.with_suffix(".jsonl"), entry)
         _write_atomic(path, json.dumps(current, ensure_ascii=False).encode())

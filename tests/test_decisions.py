@@ -1,4 +1,4 @@
-"""Watchdog and handoff decisions as data: each file in tests/cases/ is one case.
+"""Watchdog, handoff and usage-limit decisions as data: each file in tests/cases/ is one case.
 
 A case holds the previous state, the observation, and the exact new state and actions
 expected. Adding a case is adding a file.
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ccops.decisions import agent_state, handoff, watchdog
+from ccops.decisions import agent_state, handoff, limits, watchdog
 from ccops.decisions.markers import parse_status
 
 CASES = Path(__file__).parent / "cases"
@@ -76,3 +76,14 @@ def test_cleared_backoff() -> None:
 def test_agent_state(case: dict[str, Any]) -> None:
     state = agent_state.decide(case["record"], case["screen"], case["alive"])
     assert state.as_dict() == case["expect"]
+
+
+@pytest.mark.parametrize("case", _cases("limits"))
+def test_limits(case: dict[str, Any]) -> None:
+    state = limits.LimitsState.model_validate(case["state"])
+    seen = limits.LimitsObservation.model_validate(case["observation"])
+    policy = limits.LimitPolicy.model_validate(case.get("policy", {}))
+    new_state, actions = limits.decide(state, seen, policy)
+    assert new_state.model_dump(mode="json") == case["expect_state"]
+    expected = case["expect_actions"]
+    assert [a.model_dump(mode="json", exclude_defaults=True) for a in actions] == expected

@@ -29,6 +29,10 @@ def status(
     now = time.time()
     for name, agent in facts["agents"].items():
         console.print(f"{name}: {agent_text(agent, now)}")
+    if facts["limit"]:
+        console.print(
+            f"[yellow]usage limit:[/] both agents paused, {limit_text(facts['limit'], now)}"
+        )
     waiting = facts["waiting_for_repo"]
     console.print(f"repo: {f'waiting for the repo ({waiting})' if waiting else 'ready'}")
     console.print(
@@ -62,6 +66,15 @@ def agent_text(agent: dict[str, Any], now: float) -> str:
     else:
         text = state
     return f"{text}: {agent['detail']}" if agent["detail"] else text
+
+
+def limit_text(incident: dict[str, Any], now: float) -> str:
+    """``limited until 07:17 (in 42 min)``: the pair's usage-limit incident."""
+    until = incident["until"]
+    if until is None:
+        return "limited until an unknown time"
+    ahead = f"in {duration(until - now)}" if until > now else f"{duration(now - until)} ago"
+    return f"limited until {_clock(until, now)} ({ahead})"
 
 
 def _clock(when: float, now: float) -> str:

@@ -4,7 +4,8 @@ A dead or missing loop is restarted at once, unless an operator stopped it. A lo
 restarted ``max_restarts`` times within ``window`` seconds is crash-looping: it is still
 restarted, but its agent waits first (``not_before``), ``backoff_min`` seconds, doubling on
 every further death up to ``backoff_max``. Once it stayed up ``backoff_reset`` seconds the
-backoff ends. The watchdog never gives up: the cause (an outage, say) may pass. ``## DONE``
+backoff ends. While a usage limit pauses the agents, a restart is not counted toward that.
+The watchdog never gives up: the cause (an outage, say) may pass. ``## DONE``
 stops both loops once, and later ticks do nothing until it is cleared; with
 ``done_requires_signoff`` only once REVIEW.md holds the Adversary's final sign-off (see
 :mod:`ccops.decisions.markers`): before that DONE is only claimed, and the loops go on.
@@ -44,6 +45,7 @@ class WatchdogObservation(_Data):
     done: bool | None = Field(description="None: STATUS.md could not be read")
     signed_off: bool | None = Field(False, description="None: REVIEW.md could not be read")
     now: float
+    paused: bool = Field(False, description="a usage limit: restarts are not crashes")
 
 
 class Backoff(_Data):
@@ -96,6 +98,9 @@ def decide(
     backoff = dict(state.backoff)
     for name, loop in seen.loops.items():
         if name in state.stopped:
+            continue
+        if seen.paused:  # claude at its usage limit may exit: not a crash to back off from
+            actions += _supervise(name, loop, (), None, now=seen.now, policy=policy)[2]
             continue
         recent, current, more = _supervise(
             name, loop, restarts.get(name, ()), backoff.pop(name, None), now=seen.now, policy=policy

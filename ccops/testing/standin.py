@@ -83,6 +83,7 @@ class Options:
     skip_permissions: bool
     prompt: str
     settings: Path | None = None
+    limit_ahead: float = 3600.0
 
 
 def parse_options(argv: list[str]) -> Options:
@@ -96,6 +97,9 @@ def parse_options(argv: list[str]) -> Options:
     parser.add_argument("--remote-control", nargs="?", const=True, metavar="NAME")
     parser.add_argument("--dangerously-skip-permissions", action="store_true")
     parser.add_argument("--settings", type=Path, help="claude settings: its hooks are fired")
+    parser.add_argument(
+        "--limit-ahead", type=float, default=LIMIT_AHEAD_SECONDS, help="seconds to a limit's reset"
+    )
     parser.add_argument("prompt")
     args = parser.parse_args(argv)
     session = os.environ.get("CCOPS_SESSION", "agent")
@@ -108,6 +112,7 @@ def parse_options(argv: list[str]) -> Options:
         skip_permissions=args.dangerously_skip_permissions,
         prompt=args.prompt,
         settings=args.settings,
+        limit_ahead=args.limit_ahead,
     )
 
 
@@ -146,7 +151,7 @@ class Recorder:
 
 @dataclass(frozen=True)
 class Key:
-    """One decoded input event: kind is text, paste, enter, backspace or interrupt."""
+    """One decoded input event: kind is text, paste, enter, backspace, interrupt or escape."""
 
     kind: str
     text: str = ""
@@ -189,6 +194,13 @@ class InputParser:
         while self._pending and self._step(keys):
             pass
         return keys
+
+    def idle(self) -> list[Key]:
+        """No more input came: a lone ESC byte was the Escape key, not a sequence's start."""
+        if self._pending == "\x1b" and self._paste is None:
+            self._pending = ""
+            return [Key("escape")]
+        return []
 
     def _step(self, keys: list[Key]) -> bool:
         """Consume one unit of pending input; False when more bytes are needed."""
@@ -512,9 +524,11 @@ def clock_text(when: datetime) -> str:
     return f"{when.hour % 12 or 12}:{when.minute:02d}{'am' if when.hour < 12 else 'pm'}"
 
 
-def limit_reset(now: float) -> datetime:
-    """The reset the stand-in announces: an hour ahead, on a whole minute, in UTC."""
-    return datetime.fromtimestamp((now + LIMIT_AHEAD_SECONDS) // 60 * 60, UTC)
+def limit_reset(now: float, ahead: float) -> datetime:
+    """The reset the stand-in announces: ``ahead`` s away (on a whole minute when that is an
+    hour or more), in UTC."""
+    when = now + ahead
+    return datetime.fromtimestamp(when // 60 * 60 if ahead >= LIMIT_AHEAD_SECONDS else when, UTC)
 
 
 LIMIT_MENU = [
@@ -548,8 +562,8 @@ class StandIn:
     def handle(self, key: Key) -> None:
         """Apply one input event to the composer."""
         screen = self.screen
-        if screen.menu:  # typed letters vanish; Enter picks option 1 (stop and wait)
-            if key.kind == "enter":
+        if screen.menu:  # typed letters vanish; Enter picks option 1, Escape cancels
+            if key.kind in ("enter", "escape"):
                 screen.menu = []
             return
         if key.kind in ("text", "paste"):
@@ -597,7 +611,7 @@ class StandIn:
     def hit_limit(self, menu: bool) -> None:
         """The usage limit, as a subscriber meets it: the footer, or the menu instead of
         the composer; StopFailure and a status line at 100 %."""
-        reset = limit_reset(time.time())
+        reset = limit_reset(time.time(), self.options.limit_ahead)
         line = f"You've hit your 5-hour limit · resets {clock_text(reset)} (UTC)"
         self.screen.history.append(line)
         self.screen.limit_footer = f"⚠ Usage limit reached · limit resets {clock_text(reset)}"
@@ -698,8 +712,9 @@ def event_loop(agent: StandIn, terminal: Terminal, signals: Signals) -> int:
         if signals.limit is not None:
             agent.hit_limit(menu=signals.limit == "menu")
             signals.limit = None
-        for key in parser.feed(data):
+        for key in parser.feed(data) if data else parser.idle():
             agent.handle(key)
+            changed = True
         if changed and agent.exit_code is None:
             signals.resized = False
             draw(terminal.out, agent.screen)

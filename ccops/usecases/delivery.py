@@ -58,10 +58,13 @@ class Delivery:
     clock: Callable[[], float] = time.monotonic
     hooks: Callable[[str], dict[str, Any]] | None = None  # session → the agent's hook record
 
-    def deliver(self, session: str, text: str, ping_id: str) -> Outcome:
-        """Submit ``text`` to the claude in ``session`` exactly once."""
+    def deliver(
+        self, session: str, text: str, ping_id: str, typable: tuple[State, ...] = TYPABLE
+    ) -> Outcome:
+        """Submit ``text`` to the claude in ``session`` exactly once, if its state (with
+        hooks) is one of ``typable``."""
         screen = self.tmux.capture(session)
-        blocked = self._blocked(session, screen, ping_id)
+        blocked = self._blocked(session, screen, ping_id, typable)
         if blocked is not None:
             return blocked
         composer = composer_text(screen) or ""
@@ -75,14 +78,16 @@ class Delivery:
         self.sleep(PAUSE)
         return self._submit(session, ping_id, already_typed=False)
 
-    def _blocked(self, session: str, screen: list[str], ping_id: str) -> Outcome | None:
+    def _blocked(
+        self, session: str, screen: list[str], ping_id: str, typable: tuple[State, ...]
+    ) -> Outcome | None:
         """Why nothing may be typed now (None: go ahead). With hooks: ALREADY when the agent
         took the ping, HELD when it cannot take one."""
         if self.hooks is not None:
             record = self.hooks(session)
             if _taken(record, ping_id):
                 return Outcome.ALREADY
-            if decide(record, screen, alive=True).state not in TYPABLE:
+            if decide(record, screen, alive=True).state not in typable:
                 return Outcome.HELD
         if composer_text(screen) is None:
             return Outcome.NOT_READY

@@ -13,6 +13,7 @@ from ccops.hook import read_record
 from ccops.statedir.decision_stores import handoff_store
 from ccops.statedir.events import EventLog
 from ccops.usecases.delivery import Delivery, Outcome
+from ccops.usecases.limits import limits_step, paused_text
 from ccops.usecases.loops import Loops
 from ccops.usecases.observe import Reading, read_clone, review_markers, status_markers
 from ccops.usecases.prompts import protocol_words, render_ping
@@ -35,9 +36,11 @@ def handoff_tick(config: Config) -> list[str]:
     with store.transaction() as (previous, save):
         if store.problem:
             report.append(events.add("state-reset", problem=store.problem)["problem"])
+        limits_state, lines = limits_step(config)
+        report += lines
         seen, problems = _observe_handoff(config)
         report += [events.add("observe", problem=p)["problem"] for p in problems]
-        pinger = _Pinger(config, events, save, report)
+        pinger = _Pinger(config, events, save, report, held=paused_text(limits_state))
         state = previous
         policy = handoff.HandoffPolicy(done_requires_signoff=config.watchdog.done_requires_signoff)
         while rounds < HANDOFF_ROUNDS:
@@ -62,8 +65,10 @@ class _Pinger:
         events: EventLog,
         save: Callable[[handoff.HandoffState], None],
         report: list[str],
+        held: str | None = None,
     ) -> None:
         self.config, self.events, self.save, self.report = config, events, save, report
+        self.held = held  # a usage limit pauses both agents: every ping waits
         state_dir = config.paths.state_dir
         agents = {config.agent(name).session: name for name in AGENT_NAMES}
         self.delivery = Delivery(
@@ -76,7 +81,9 @@ class _Pinger:
         self, state: handoff.HandoffState, actions: list[handoff.HandoffAction]
     ) -> handoff.HandoffState:
         for action in actions:
-            if action.kind == "deliver" and action.ping is not None:
+            if action.kind == "deliver" and action.ping is not None and self.held:
+                self.report.append(f"ping to {action.ping.to} held: {self.held}")
+            elif action.kind == "deliver" and action.ping is not None:
                 state = handoff.typing_started(state, action.ping)
                 self.save(state)
                 line, ok = _deliver(self.config, self.delivery, self.events, action.ping)

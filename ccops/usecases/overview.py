@@ -8,7 +8,7 @@ from typing import Any
 from ccops.config import Config
 from ccops.decisions import agent_state
 from ccops.hook import read_record
-from ccops.statedir.decision_stores import handoff_store, watchdog_store
+from ccops.statedir.decision_stores import handoff_store, limits_store, watchdog_store
 from ccops.statedir.events import EventLog
 from ccops.usecases.loops import Loops, LoopState, LoopStatus
 from ccops.usecases.observe import waiting_for_repo
@@ -22,6 +22,7 @@ def overview(config: Config) -> dict[str, Any]:
     loops = Loops(config)
     watchdog = watchdog_store(config).read()
     handoff = handoff_store(config).read()
+    incident = limits_store(config).read().incident
     events = EventLog(config.paths.state_dir).read(tail_bytes=RECENT_EVENTS)
     last = _last_by_kind(events)
     now = time.time()
@@ -31,6 +32,7 @@ def overview(config: Config) -> dict[str, Any]:
         "agents": {s.name: agent_of(loops, s).as_dict() for s in statuses},
         "restarts": {name: len(watchdog.restarts.get(name, ())) for name in AGENT_NAMES},
         "waiting_for_repo": waiting_for_repo(config),
+        "limit": incident.model_dump(mode="json") if incident else None,
         "done": watchdog.done,
         "done_claimed": watchdog.awaiting_signoff,
         "blocked": handoff.blocked,

@@ -76,8 +76,17 @@ def render_ping(to: AgentName, context: dict[str, Any]) -> str:
     """The one-line handoff message for ``to`` (built-in ``prompts/ping_<to>.md``). Control
     characters from the repo's text become spaces: typed into tmux they would be keystrokes
     (Ctrl-C, Escape, the end of a bracketed paste), not text."""
-    path = builtin_prompt_dir() / f"ping_{to}.md"
-    text = _CONTROL.sub(" ", _render(path, context, f"built-in ping_{to}.md"))
+    return _one_line(f"ping_{to}.md", context)
+
+
+def render_resume(context: dict[str, Any]) -> str:
+    """The one-line message that resumes an agent after a usage limit (``prompts/resume.md``)."""
+    return _one_line("resume.md", context)
+
+
+def _one_line(name: str, context: dict[str, Any]) -> str:
+    path = builtin_prompt_dir() / name
+    text = _CONTROL.sub(" ", _render(path, context, f"built-in {name}"))
     return " ".join(text.split())
 
 

@@ -6,12 +6,13 @@ import time
 from collections.abc import Callable
 
 from ccops.config import Config
-from ccops.decisions import repo, watchdog
+from ccops.decisions import limits, repo, watchdog
 from ccops.errors import CcopsError
 from ccops.runners.claude import clock_time
 from ccops.statedir.decision_stores import watchdog_store
 from ccops.statedir.events import EventLog
 from ccops.statedir.rotation import rotate_logs
+from ccops.usecases.limits import limits_step
 from ccops.usecases.loops import Loops
 from ccops.usecases.observe import (
     loops_seen,
@@ -49,6 +50,7 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
             done=markers.done if markers else None,
             signed_off=_signed_off(config, events, report) if markers and markers.done else False,
             now=clock(),
+            paused=_usage_limit(config, clock, report),
         )
         new_state, actions = watchdog.decide(state, seen, policy)
         for action in actions:
@@ -79,6 +81,19 @@ def _repo_step(config: Config, events: EventLog, report: list[str]) -> str | Non
     if step.cloned:
         report.append(events.add("repo-cloned", line=step.cloned)["line"])
     return step.waiting
+
+
+# --------------------------------------------------------------------------- usage limits
+
+
+def _usage_limit(config: Config, clock: Callable[[], float], report: list[str]) -> bool:
+    """The usage-limit step (see usecases/limits.py); True while both agents are paused."""
+    state, lines = limits_step(config, clock)
+    report += lines
+    return limits.paused(state)
+
+
+# --------------------------------------------------------------------------- crash loops
 
 
 def watchdog_policy(config: Config) -> watchdog.WatchdogPolicy:

@@ -1,0 +1,180 @@
+"""Usage-limit decisions, pure: (stored incident, each agent seen now) → (incident, actions).
+
+Builder and Adversary share one claude account, so a limit seen on either pauses both: one
+incident, from the first limit seen until every agent that hit it works again. While it is
+open no ping is typed and a loop restarted by the watchdog is not counted as a crash.
+
+At the reset plus ``margin`` (claude's own auto-continue fires 30-110 s after the reset) an
+agent that claude resumed by itself (a ``quota_auto_resume_fired`` notification, or a prompt
+submitted after the reset) is left alone; any other agent that hit the limit is sent the
+resume message once, after Escape when the limit menu is on screen. A later reset seen
+before the resume extends the incident; one seen after it (the resume was refused) ends the
+incident as "limited again" and opens the next one, with its own resume. Nothing here
+touches tmux, files or the clock.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ccops.vocabulary import AgentName
+
+TYPABLE = ("limited", "idle")  # an agent the resume message can go to
+
+
+class _Data(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class LimitPolicy(_Data):
+    margin: float = Field(150.0, ge=0, description="seconds after the reset before resuming")
+
+
+class AgentSeen(_Data):
+    """One agent now, as far as the limit goes (times are epoch seconds)."""
+
+    state: str
+    until: float | None = None
+    menu: bool = False
+    prompted: float | None = Field(None, description="its last UserPromptSubmit")
+    auto_resumed: float | None = Field(None, description="its last quota_auto_resume_fired")
+
+
+class LimitsObservation(_Data):
+    agents: dict[AgentName, AgentSeen]
+    now: float
+
+
+class Incident(_Data):
+    started: float
+    until: float | None = Field(description="the reset; None while no agent told it")
+    hit: tuple[AgentName, ...] = Field(description="agents seen limited")
+    resumed: dict[AgentName, float] = Field(
+        default_factory=dict, description="resume message sent to each, and when"
+    )
+
+
+class LimitsState(_Data):
+    incident: Incident | None = None
+
+
+class LimitAction(_Data):
+    kind: Literal["limit", "extended", "resume", "limit-ended"]
+    agent: AgentName | None = None
+    until: float | None = None
+    escape_first: bool = Field(False, description="resume: the limit menu must be closed first")
+    how: dict[AgentName, str] | None = Field(None, description="limit-ended: how each came back")
+
+
+def decide(
+    state: LimitsState, seen: LimitsObservation, policy: LimitPolicy
+) -> tuple[LimitsState, list[LimitAction]]:
+    """The new incident (or none) and what to do about it."""
+    limited = {n: a for n, a in seen.agents.items() if a.state == "limited"}
+    incident = state.incident
+    if incident is None:
+        return _opened(limited, seen.now) if limited else (state, [])
+    newest = _latest(limited)
+    if newest is not None and (incident.until is None or newest > incident.until):
+        return _new_reset(incident, limited, newest, seen, policy)
+    incident = _hit(incident, limited)
+    if incident.until is None and not limited:
+        return LimitsState(), [_end(incident, seen, "no longer limited")]
+    if not _due(incident, seen.now, policy):
+        return LimitsState(incident=incident), []
+    back = {n: _back(incident, seen.agents[n]) for n in incident.hit if n in seen.agents}
+    if all(back.values()):
+        how = {n: _how(incident, n, seen.agents[n]) for n in back}
+        return LimitsState(), [LimitAction(kind="limit-ended", until=incident.until, how=how)]
+    return _resume(incident, seen, back)
+
+
+def _new_reset(
+    incident: Incident,
+    limited: dict[AgentName, AgentSeen],
+    newest: float,
+    seen: LimitsObservation,
+    policy: LimitPolicy,
+) -> tuple[LimitsState, list[LimitAction]]:
+    """A later reset: before the resume it extends the incident; after it (the resume was
+    refused) this incident ends and the next one opens."""
+    if incident.resumed or _due(incident, seen.now, policy):
+        new_state, actions = _opened(limited, seen.now)
+        return new_state, [_end(incident, seen, "limited again"), *actions]
+    incident = _hit(incident.model_copy(update={"until": newest}), limited)
+    return LimitsState(incident=incident), [LimitAction(kind="extended", until=newest)]
+
+
+def _opened(
+    limited: dict[AgentName, AgentSeen], now: float
+) -> tuple[LimitsState, list[LimitAction]]:
+    until = _latest(limited)
+    incident = Incident(started=now, until=until, hit=tuple(limited))
+    return LimitsState(incident=incident), [LimitAction(kind="limit", until=until)]
+
+
+def _hit(incident: Incident, limited: dict[AgentName, AgentSeen]) -> Incident:
+    """The incident with every agent limited now counted among those hit."""
+    hit = incident.hit + tuple(n for n in limited if n not in incident.hit)
+    return incident.model_copy(update={"hit": hit})
+
+
+def _resume(
+    incident: Incident, seen: LimitsObservation, back: dict[AgentName, bool]
+) -> tuple[LimitsState, list[LimitAction]]:
+    """Send the resume message to each agent not back yet that has not had it."""
+    actions, resumed = [], dict(incident.resumed)
+    for name, is_back in back.items():
+        agent = seen.agents[name]
+        if is_back or name in resumed or agent.state not in TYPABLE:
+            continue
+        resumed[name] = seen.now
+        actions.append(
+            LimitAction(kind="resume", agent=name, until=incident.until, escape_first=agent.menu)
+        )
+    return LimitsState(incident=incident.model_copy(update={"resumed": resumed})), actions
+
+
+def _end(incident: Incident, seen: LimitsObservation, why: str) -> LimitAction:
+    how = {n: why for n in incident.hit if n in seen.agents}
+    return LimitAction(kind="limit-ended", until=incident.until, how=how)
+
+
+def _due(incident: Incident, now: float, policy: LimitPolicy) -> bool:
+    return incident.until is not None and now >= incident.until + policy.margin
+
+
+def _latest(limited: dict[AgentName, AgentSeen]) -> float | None:
+    return max((a.until for a in limited.values() if a.until is not None), default=None)
+
+
+def _back(incident: Incident, agent: AgentSeen) -> bool:
+    """Working again since the reset: claude's auto-continue, or a prompt after it."""
+    reset = incident.until or incident.started
+    if agent.state == "limited":
+        return False
+    return any(t is not None and t >= reset for t in (agent.prompted, agent.auto_resumed))
+
+
+def _how(incident: Incident, name: AgentName, agent: AgentSeen) -> str:
+    reset = incident.until or incident.started
+    if agent.auto_resumed is not None and agent.auto_resumed >= reset:
+        return "claude continued by itself"
+    if name in incident.resumed:
+        return "resumed by ccops"
+    return "working again by itself"
+
+
+def unsent(state: LimitsState, agent: AgentName) -> LimitsState:
+    """The state once ``agent``'s resume could not be typed (menu still up, say): retried."""
+    if state.incident is None:
+        return state
+    resumed = {n: t for n, t in state.incident.resumed.items() if n != agent}
+    return LimitsState(incident=state.incident.model_copy(update={"resumed": resumed}))
+
+
+def paused(state: LimitsState) -> bool:
+    """Whether an incident is open: no pings, no crash counting."""
+    return state.incident is not None
