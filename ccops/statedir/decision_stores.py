@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ccops.config import Config
-from ccops.decisions import handoff, watchdog
+from ccops.decisions import handoff, notify, watchdog
 from ccops.statedir.store import StateStore
 
 
@@ -15,3 +15,8 @@ def watchdog_store(config: Config) -> StateStore[watchdog.WatchdogState]:
 def handoff_store(config: Config) -> StateStore[handoff.HandoffState]:
     """The handoff's state: claims seen, pending pings, Blocked."""
     return StateStore(config.paths.state_dir, "handoff", handoff.HandoffState)
+
+
+def notify_store(config: Config) -> StateStore[notify.NotifyState]:
+    """The notifier's state: its place in the event log, open incidents, unsent messages."""
+    return StateStore(config.paths.state_dir, "notify", notify.NotifyState)
