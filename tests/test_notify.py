@@ -127,6 +127,18 @@ def test_vm_phases_and_doctor_arrive_once_per_incident(
         "VM cc-nix-test: running done in 3 s",
     ):
         assert arrived(inboxes, text) == [1, 1], text
+    log.add("vm-recreate", instance="cc-nix-test", resumed=False)
+    log.add("recreate", instance="cc-nix-test", step="apply", ok=False)
+    handoff_tick(live.config())
+    log.add("vm-recreate", instance="cc-nix-test", resumed=True)
+    log.add("recreate", instance="cc-nix-test", step="verify", ok=True, seconds=9.0)
+    handoff_tick(live.config())
+    for text in (
+        "VM cc-nix-test: recreate started",
+        "VM cc-nix-test: recreate failed at step apply",
+        "VM cc-nix-test: recreated and verified",
+    ):
+        assert arrived(inboxes, text) == [1, 1], text
     assert fails(live.ccops("doctor", "--notify"), 20, "doctor found failures")
     assert fails(live.ccops("doctor", "--notify"), 20, "doctor found failures")
     assert arrived(inboxes, "ccops doctor found failures: ") == [1, 1]

@@ -80,6 +80,8 @@ RULES: tuple[Rule, ...] = (
     Rule("vm", Severity.INFO, "vm:{instance}",
          "VM {instance}: {phase} done in {seconds:.0f} s", "ccops vm status",
          opens=False, when=lambda e: e.get("phase") == "running"),
+    Rule("vm-recreate", Severity.INFO, "vm:{instance}", "VM {instance}: recreate started",
+         "ccops vm status"),
     Rule("recreate", Severity.CRITICAL, "vm:{instance}",
          "VM {instance}: recreate failed at step {step}",
          "ccops vm recreate --resume", remind=True, when=lambda e: not e.get("ok")),
