@@ -6,6 +6,7 @@ Where the file comes from: ``--config FILE``, else ``$CCOPS_CONFIG``, else
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -28,6 +29,7 @@ from pydantic import (
 
 from ccops.decisions.budget import parse_size
 from ccops.decisions.markers import word_pattern
+from ccops.decisions.notify import KINDS, SEVERITY_NAMES
 from ccops.errors import ConfigError
 from ccops.vocabulary import CLAIM_MARKER, SIGNOFF_MARKER, VETO_MARKER, AgentName
 
@@ -290,6 +292,48 @@ class TerraformConfig(_Section):
     timeout: int = Field(1800, gt=0, description="seconds for one terraform command")
 
 
+class NotifyConfig(_Section):
+    targets: list[str] = Field(
+        default_factory=list,
+        description="apprise URLs (ntfy://, json://, slack://...); a string: one per line or space",
+    )
+    targets_file: OptionalPath = Field(
+        None, description="a mode-0600 file of more target URLs, one a line; empty = none"
+    )
+    min_severity: str = Field("info", description="info, warning or critical")
+    events: dict[str, bool] = Field(
+        default_factory=dict, description="per event kind: false silences it"
+    )
+    remind_after: int = Field(
+        43200, ge=0, description="seconds between reminders of an open incident; 0 = never"
+    )
+    timeout: float = Field(10.0, gt=0, description="seconds one target may take")
+    max_tries: int = Field(5, gt=0, description="ticks a failing target is retried on")
+
+    @field_validator("targets", mode="before")
+    @classmethod
+    def _split_targets(cls, value: Any) -> Any:
+        """A string (``CCOPS_NOTIFY__TARGETS``) holds URLs separated by space or newline."""
+        return value.split() if isinstance(value, str) else value
+
+    @field_validator("min_severity")
+    @classmethod
+    def _severity(cls, value: str) -> str:
+        if value not in SEVERITY_NAMES:
+            raise ValueError(f"expected one of {', '.join(SEVERITY_NAMES)}")
+        return value
+
+    @field_validator("events")
+    @classmethod
+    def _known_kinds(cls, value: dict[str, bool]) -> dict[str, bool]:
+        unknown = sorted(set(value) - KINDS)
+        if unknown:
+            raise ValueError(
+                f"unknown event {unknown[0]}: expected one of {', '.join(sorted(KINDS))}"
+            )
+        return value
+
+
 class Config(_Section):
     """The effective configuration. Build it with :func:`load_config`."""
 
@@ -303,6 +347,7 @@ class Config(_Section):
     incus: IncusConfig = IncusConfig()
     vm: VmConfig = VmConfig()
     terraform: TerraformConfig = TerraformConfig()
+    notify: NotifyConfig = NotifyConfig()
 
     def agent(self, name: AgentName) -> AgentConfig:
         """The config of one agent by name."""
@@ -313,6 +358,7 @@ class Config(_Section):
         """The config as plain data with secrets masked (for ``config show``)."""
         data = self.model_dump(mode="json")
         data["repo"]["url"] = mask_url_secret(self.repo.url)
+        data["notify"]["targets"] = [mask_target(url) for url in self.notify.targets]
         return data
 
 
@@ -333,6 +379,18 @@ def mask_url_secret(url: str) -> str:
     if parts.port:
         host = f"{host}:{parts.port}"
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
+
+
+def mask_target(url: str) -> str:
+    """A notification target shown without any part that may be a secret: apprise URLs keep
+    tokens in the host, the path or the query, so only the scheme and a fingerprint remain."""
+    scheme = url.partition("://")[0] if "://" in url else "?"
+    return f"{scheme}://*** ({target_id(url)})"
+
+
+def target_id(url: str) -> str:
+    """A short fingerprint naming a target in state files and output, not its secret."""
+    return hashlib.sha256(url.encode()).hexdigest()[:8]
 
 
 def config_path(explicit: Path | None) -> Path | None:

@@ -142,6 +142,12 @@ class GitError(CcopsError):
     exit_code = 21
 
 
+class NotifyError(CcopsError):
+    """A notification target failed (`ccops notify test`, `ccops doctor --notify`)."""
+
+    exit_code = 22
+
+
 class OperationFailedError(IncusError):
     """An Incus operation ended in failure; ``reason`` is Incus's own text."""
 

@@ -27,9 +27,9 @@ CHECKOUT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 UV = Path("/var/cache/ccops/uv/bin/uv")
 PACKAGES = ("tmux", "git", "nodejs", "npm", "python3-venv", "ca-certificates")
-TIMERS = ("ccops-watchdog.timer", "ccops-handoff.timer")
+TIMERS = ("ccops-watchdog.timer", "ccops-handoff.timer", "ccops-doctor.timer")
 UNITS = ("ccops-tmux.service", "ccops-watchdog.service", "ccops-handoff.service",
-         *TIMERS, "ccops-handoff.path")  # fmt: skip
+         "ccops-doctor.service", *TIMERS, "ccops-handoff.path")  # fmt: skip
 
 
 def build_wheel() -> Path:

@@ -45,4 +45,5 @@ def test_status_imports_neither_other_commands_nor_their_libraries(setup: Setup)
     modules = imported_by("-c", str(setup.config_file), "status")
     assert "ccops.cli.status" in modules
     unused = {"ccops.cli.loops", "ccops.cli.vm", "jinja2", "libtmux", "httpx", "cryptography"}
+    unused |= {"ccops.cli.notify", "apprise", "requests"}
     assert not unused & modules

@@ -35,7 +35,7 @@ BUILDER = "/srv/cc-ci/cc-ci"
 STANDIN = (
     "/opt/ccops/bin/python -m ccops.testing.standin --record /var/lib/ccops/records/{session}.jsonl"
 )
-UNITS = ("ccops-tmux.service", "ccops-watchdog.timer", "ccops-handoff.timer",
+UNITS = ("ccops-tmux.service", "ccops-watchdog.timer", "ccops-handoff.timer", "ccops-doctor.timer",
          "ccops-handoff.path")  # fmt: skip
 WATCHDOG_INTERVAL = 5  # seconds: the timer's catch-up is observable within a test
 HANDOFF_INTERVAL = 30

@@ -47,6 +47,7 @@ COMMANDS = (
     LazyCommand("loops", "ccops.cli.loops:app", "Run the Builder and Adversary loops in tmux."),
     LazyCommand("config", "ccops.cli.config:app", "Inspect the effective configuration."),
     LazyCommand("vm", "ccops.cli.vm:app", "Inspect and rescue the cc-nix-test Incus VM."),
+    LazyCommand("notify", "ccops.cli.notify:app", "Send notifications to the operator."),
 )
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ccops.config import Config
-from ccops.decisions import handoff, limits, watchdog
+from ccops.decisions import handoff, limits, notify, watchdog
 from ccops.statedir.store import StateStore
 
 
@@ -20,3 +20,8 @@ def handoff_store(config: Config) -> StateStore[handoff.HandoffState]:
 def limits_store(config: Config) -> StateStore[limits.LimitsState]:
     """The usage-limit incident shared by both agents, if one is open."""
     return StateStore(config.paths.state_dir, "limits", limits.LimitsState)
+
+
+def notify_store(config: Config) -> StateStore[notify.NotifyState]:
+    """The notifier's state: its place in the event log, open incidents, unsent messages."""
+    return StateStore(config.paths.state_dir, "notify", notify.NotifyState)

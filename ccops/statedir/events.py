@@ -50,3 +50,25 @@ class EventLog:
             except ValueError:
                 continue
         return events
+
+    def read_from(self, offset: int) -> tuple[list[dict[str, Any]], int]:
+        """The whole events written after byte ``offset``, and the offset after them.
+
+        A file shorter than ``offset`` was rotated: it is read from its start.
+        """
+        try:
+            with self.path.open("rb") as handle:
+                if handle.seek(0, os.SEEK_END) < offset:
+                    offset = 0
+                handle.seek(offset)
+                data = handle.read()
+        except FileNotFoundError:
+            return [], 0
+        whole = data[: data.rfind(b"\n") + 1]  # a line still being written waits
+        events = []
+        for line in whole.decode("utf-8", errors="replace").splitlines():
+            try:
+                events.append(json.loads(line))
+            except ValueError:
+                continue
+        return events, offset + len(whole)

@@ -43,7 +43,8 @@ class StateStore(Generic[S]):
     def transaction(self) -> Iterator[tuple[S, Callable[[S], None]]]:
         """Hold the lock; give the current state and a function that stores the new one."""
         with locked(self.state_dir, self.name, TICK_LOCK_TIMEOUT):
-            yield self.read(), self._save
+            yield self.read(), self.save
 
-    def _save(self, state: S) -> None:
+    def save(self, state: S) -> None:
+        """Store ``state`` atomically (the caller holds the lock)."""
         write_atomic(self.path, state.model_dump_json(indent=1).encode(), mode=0o600)

@@ -15,6 +15,7 @@ from ccops.statedir.events import EventLog
 from ccops.usecases.delivery import Delivery, Outcome
 from ccops.usecases.limits import limits_step, paused_text
 from ccops.usecases.loops import Loops
+from ccops.usecases.notify import notify_pending
 from ccops.usecases.observe import Reading, read_clone, review_markers, status_markers
 from ccops.usecases.prompts import protocol_words, render_ping
 from ccops.vocabulary import AGENT_NAMES
@@ -28,7 +29,13 @@ def handoff_tick(config: Config) -> list[str]:
 
     A push that lands while the tick runs is handled by the same tick: it observes again
     until nothing changed (a systemd path unit drops events that arrive while it runs).
+    Then it notifies what the event log calls for.
     """
+    report = _tick(config)
+    return report + notify_pending(config)
+
+
+def _tick(config: Config) -> list[str]:
     events = EventLog(config.paths.state_dir)
     store = handoff_store(config)
     report: list[str] = []

@@ -84,14 +84,14 @@ def _act(
     """Carry out one action; the report line, and False when a resume was not typed."""
     until = "an unknown time" if action.until is None else clock_time(action.until)
     if action.kind == "limit":
-        events.add("limit", until=action.until)
+        events.add("limit", until=action.until, resets=until)
         return f"USAGE LIMIT: both agents paused until {until}", True
     if action.kind == "extended":
-        events.add("limit-extended", until=action.until)
+        events.add("limit-extended", until=action.until, resets=until)
         return f"usage limit: now until {until}", True
     if action.kind == "limit-ended":
-        events.add("limit-ended", until=action.until, how=action.how)
         how = ", ".join(f"{name}: {text}" for name, text in (action.how or {}).items())
+        events.add("limit-ended", until=action.until, how=action.how, summary=how)
         return f"usage limit over ({how})", True
     assert action.agent is not None
     return _resume(config, loops, events, action)

@@ -97,6 +97,7 @@ class Recreate:
             "preconditions": lambda: preconditions.apply(self.incus, self.name, pre),
             "verify": lambda: self._verify(pre),
         }
+        self.events.add("vm-recreate", instance=self.name, resumed=bool(journal.done))
         for step in STEPS:
             if step in journal.done:
                 self.report(f"{step}: done before")

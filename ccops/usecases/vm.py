@@ -137,6 +137,7 @@ class VmActions:
 
     def restart(self, timeout: int, escalate: bool, wait_reachable: bool) -> list[Phase]:
         """Clean restart, forced if the clean one fails; then wait for Running and SSH."""
+        self.events.add("vm-restart", instance=self.name)
         status = self.status()
         if status != "Running":
             self.report(f"{self.name} is {status}: starting it instead")

@@ -14,6 +14,7 @@ from ccops.statedir.events import EventLog
 from ccops.statedir.rotation import rotate_logs
 from ccops.usecases.limits import limits_step
 from ccops.usecases.loops import Loops
+from ccops.usecases.notify import notify_pending
 from ccops.usecases.observe import (
     loops_seen,
     read_done_source,
@@ -26,7 +27,13 @@ from ccops.vocabulary import AGENT_NAMES
 
 
 def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> list[str]:
-    """Restart dead loops, stop both on a signed-off ``## DONE``; returns what happened."""
+    """Restart dead loops, stop both on a signed-off ``## DONE``, then notify; returns what
+    happened, one line each."""
+    report = _tick(config, clock)
+    return report + notify_pending(config, clock)
+
+
+def _tick(config: Config, clock: Callable[[], float]) -> list[str]:
     loops = Loops(config)
     events = EventLog(config.paths.state_dir)
     policy = watchdog_policy(config)
@@ -54,7 +61,8 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
         )
         new_state, actions = watchdog.decide(state, seen, policy)
         for action in actions:
-            report.append(_act(loops, events, action, seen.now))
+            recent = len(new_state.restarts.get(action.loop, ())) if action.loop else 0
+            report.append(_act(loops, events, action, seen.now, recent))
         save(new_state)
     events.add("watchdog-tick", actions=len(actions))
     return report
@@ -109,7 +117,9 @@ def watchdog_policy(config: Config) -> watchdog.WatchdogPolicy:
     )
 
 
-def _act(loops: Loops, events: EventLog, action: watchdog.WatchdogAction, now: float) -> str:
+def _act(
+    loops: Loops, events: EventLog, action: watchdog.WatchdogAction, now: float, recent: int
+) -> str:
     if action.kind == "stop_all":
         for name in AGENT_NAMES:
             loops.stop(name)
@@ -125,10 +135,12 @@ def _act(loops: Loops, events: EventLog, action: watchdog.WatchdogAction, now: f
     if action.kind == "crashloop_ended":
         events.add("crashloop-ended", loop=action.loop, reason=action.reason)
         return f"crash loop over: {action.loop}: {action.reason}"
-    return _restart(loops, events, action, now)
+    return _restart(loops, events, action, now, recent)
 
 
-def _restart(loops: Loops, events: EventLog, action: watchdog.WatchdogAction, now: float) -> str:
+def _restart(
+    loops: Loops, events: EventLog, action: watchdog.WatchdogAction, now: float, recent: int
+) -> str:
     assert action.loop is not None
     name, wait = action.loop, None
     try:
@@ -140,5 +152,5 @@ def _restart(loops: Loops, events: EventLog, action: watchdog.WatchdogAction, no
             wait = round(action.not_before - now, 3)
             result += f", waits {wait:.0f} s until {clock_time(action.not_before)} (crash backoff)"
     fields = {"reason": action.reason, "result": result, "not_before": action.not_before}
-    events.add("restart", loop=name, wait=wait, **fields)
+    events.add("restart", loop=name, wait=wait, recent=recent, **fields)
     return f"{name}: {action.reason}: {result}"

@@ -13,6 +13,7 @@ from ccops.config import Config
 from ccops.errors import ProxyUnreachableError
 from ccops.usecases.doctor import claude, host, repos, systemd
 from ccops.usecases.doctor.check import FIXES, Check, Status, Step, run_steps
+from ccops.usecases.doctor.notify import notify_targets
 from ccops.usecases.doctor.vm import VmChecks, socks_proxy
 from ccops.vocabulary import AGENT_NAMES
 
@@ -35,6 +36,7 @@ def _steps(c: Config, vm: VmChecks) -> list[Step]:
         Step("plan dir", partial(host.plan_dir, c), "fix paths.plan_dir"),
         Step("state dir", partial(host.state_dir, c), "fix paths.state_dir or its permissions"),
         *systemd.steps(c),
+        Step("notify targets", partial(notify_targets, c), "check notify.targets"),
         Step("socks proxy", partial(socks_proxy, c), FIXES[ProxyUnreachableError]),
         Step("incus api", vm.incus_api, "check incus.address/port", ("socks proxy",)),
         Step("vm", vm.vm_running, "`ccops vm start`", ("incus api",)),
