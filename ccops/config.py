@@ -2,6 +2,8 @@
 
 Where the file comes from: ``--config FILE``, else ``$CCOPS_CONFIG``, else
 ``/etc/ccops/ccops.toml`` when it exists, else the built-in defaults (the seed's layout).
+What ccops starts for itself (its tmux server, hook and panes) sees none of the caller's
+``CCOPS_*`` variables: see ccops.runners.ccops_cli.
 """
 
 from __future__ import annotations
@@ -283,22 +285,26 @@ def mask_url_secret(url: str) -> str:
     return urlunsplit(parts._replace(netloc=f"{parts.username}:***@{host}"))
 
 
-def config_path(explicit: Path | None) -> Path | None:
+def config_path(explicit: Path | None, environ: Mapping[str, str] = os.environ) -> Path | None:
     """The file to read: the explicit one, ``$CCOPS_CONFIG``, /etc/ccops, or none."""
     if explicit is not None:
         return explicit
-    from_env = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    from_env = environ.get(f"{ENV_PREFIX}CONFIG")
     if from_env:
         return Path(from_env)
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.exists() else None
 
 
-def load_config(explicit: Path | None = None) -> Config:
-    """Read, merge and validate the config; any problem is a one-line ConfigError."""
-    path = config_path(explicit)
+def load_config(explicit: Path | None = None, environment: bool = True) -> Config:
+    """Read, merge and validate the config; any problem is a one-line ConfigError.
+
+    ``environment=False`` reads the file alone: every ``CCOPS_*`` variable is ignored.
+    """
+    environ: Mapping[str, str] = os.environ if environment else {}
+    path = config_path(explicit, environ)
     values = _read_file(path) if path else {}
     try:
-        return Config.model_validate(_overlay(values, environment_values()))
+        return Config.model_validate(_overlay(values, environment_values(environ)))
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path)) from None
 
