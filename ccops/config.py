@@ -38,6 +38,7 @@ ENV_PREFIX = "CCOPS_"
 _TMUX_NAME = r"^[A-Za-z0-9_-]+$"
 _VERSION = r"^(\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?)?$"
 _HOST_PORT = r"^([^\s:]+:\d+)?$"
+_SSH_ALIAS = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 T = TypeVar("T")
 
 OptionalPath = Annotated[Path | None, BeforeValidator(lambda value: None if value == "" else value)]
@@ -212,6 +213,14 @@ class VmConfig(_Section):
     reach_address: str = Field(
         "", pattern=_HOST_PORT, description=f"the VM's SSH, via the proxy; {_SITE}"
     )
+    ssh_alias: str = Field(
+        "cc-nix-test",
+        pattern=_SSH_ALIAS,
+        description="the VM's Host alias in the agent user's ~/.ssh/config (the deploy writes it)",
+    )
+    ssh_config: OptionalPath = Field(
+        None, description="an ssh client config to use instead of ~/.ssh/config; empty = that"
+    )
     restart_timeout: int = Field(60, gt=0, description="seconds for a clean restart")
     reach_timeout: int = Field(300, gt=0, description="seconds to wait until SSH answers")
     memory: str = Field("8GiB", min_length=1, description="limits.memory of a recreated VM")
@@ -367,6 +376,7 @@ _EXPECTED_PATTERN = {
     _TMUX_NAME: "expected only letters, digits, '-' and '_'",
     _VERSION: "expected a version like 2.1.331, or empty",
     _HOST_PORT: "expected host:port, or empty",
+    _SSH_ALIAS: "expected a host alias: letters, digits, '.', '_', '-'",
 }
 
 
