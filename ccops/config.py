@@ -2,6 +2,8 @@
 
 Where the file comes from: ``--config FILE``, else ``$CCOPS_CONFIG``, else
 ``/etc/ccops/ccops.toml`` when it exists, else the built-in defaults (the seed's layout).
+What ccops starts for itself (its tmux server, hook and panes) sees none of the caller's
+``CCOPS_*`` variables: see ccops.runners.ccops_cli.
 """
 
 from __future__ import annotations
@@ -40,6 +42,7 @@ _TMUX_NAME = r"^[A-Za-z0-9_-]+$"
 _VERSION = r"^(\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?)?$"
 _HOST_PORT = r"^([^\s:]+:\d+)?$"
 _MARKER = r"^\w+([ -]\w+)*$"
+_SSH_ALIAS = r"^[A-Za-z0-9][A-Za-z0-9._-]*$"
 T = TypeVar("T")
 
 OptionalPath = Annotated[Path | None, BeforeValidator(lambda value: None if value == "" else value)]
@@ -264,6 +267,14 @@ class VmConfig(_Section):
     reach_address: str = Field(
         "", pattern=_HOST_PORT, description=f"the VM's SSH, via the proxy; {_SITE}"
     )
+    ssh_alias: str = Field(
+        "cc-nix-test",
+        pattern=_SSH_ALIAS,
+        description="the VM's Host alias in the agent user's ~/.ssh/config (the deploy writes it)",
+    )
+    ssh_config: OptionalPath = Field(
+        None, description="an ssh client config to use instead of ~/.ssh/config; empty = that"
+    )
     restart_timeout: int = Field(60, gt=0, description="seconds for a clean restart")
     reach_timeout: int = Field(300, gt=0, description="seconds to wait until SSH answers")
     memory: str = Field("8GiB", min_length=1, description="limits.memory of a recreated VM")
@@ -393,22 +404,26 @@ def target_id(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:8]
 
 
-def config_path(explicit: Path | None) -> Path | None:
+def config_path(explicit: Path | None, environ: Mapping[str, str] = os.environ) -> Path | None:
     """The file to read: the explicit one, ``$CCOPS_CONFIG``, /etc/ccops, or none."""
     if explicit is not None:
         return explicit
-    from_env = os.environ.get(f"{ENV_PREFIX}CONFIG")
+    from_env = environ.get(f"{ENV_PREFIX}CONFIG")
     if from_env:
         return Path(from_env)
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.exists() else None
 
 
-def load_config(explicit: Path | None = None) -> Config:
-    """Read, merge and validate the config; any problem is a one-line ConfigError."""
-    path = config_path(explicit)
+def load_config(explicit: Path | None = None, environment: bool = True) -> Config:
+    """Read, merge and validate the config; any problem is a one-line ConfigError.
+
+    ``environment=False`` reads the file alone: every ``CCOPS_*`` variable is ignored.
+    """
+    environ: Mapping[str, str] = os.environ if environment else {}
+    path = config_path(explicit, environ)
     values = _read_file(path) if path else {}
     try:
-        return Config.model_validate(_overlay(values, environment_values()))
+        return Config.model_validate(_overlay(values, environment_values(environ)))
     except ValidationError as exc:
         raise ConfigError(_describe(exc, path)) from None
 
@@ -472,6 +487,7 @@ _EXPECTED_PATTERN = {
     _VERSION: "expected a version like 2.1.331, or empty",
     _HOST_PORT: "expected host:port, or empty",
     _MARKER: "expected words of letters and digits joined by single spaces or '-'",
+    _SSH_ALIAS: "expected a host alias: letters, digits, '.', '_', '-'",
 }
 
 

@@ -1,7 +1,8 @@
 """Deploy ccops on the sandbox host: ``pyinfra inventories/sandbox.py deploy/host.py``.
 
-Packages, the agent user, the claude CLI, the three clones (the Builder's an empty workdir and
-the Adversary's none before the repo exists), ccops in a venv from a wheel of
+Packages, the agent user with its git credentials and its SSH config for the VM, the claude
+CLI, the three clones (the Builder's an empty workdir and the Adversary's none before the repo
+exists), ccops in a venv from a wheel of
 this checkout, its config and the systemd units of the tmux server, watchdog and handoff.
 Every step changes only what differs, so a second run changes nothing.
 """
@@ -20,13 +21,16 @@ from pyinfra.facts.server import Which
 from pyinfra.operations import apt, files, git, pip, server, systemd
 from pyinfra.operations.util import any_changed
 
+from ccops.runners.ssh import SOCKS_PACKAGE, known_hosts_line
 from deploy.operations import claude_cli, clone, loops_started, wheel_installed
 from deploy.settings import clones
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 UV = Path("/var/cache/ccops/uv/bin/uv")
-PACKAGES = ("tmux", "git", "nodejs", "npm", "python3-venv", "ca-certificates")
+# openssh-client and netcat-openbsd: the agents' ssh to the VM through the SOCKS5 proxy.
+PACKAGES = ("tmux", "git", "nodejs", "npm", "python3-venv", "ca-certificates", "openssh-client",
+            SOCKS_PACKAGE)  # fmt: skip
 TIMERS = ("ccops-watchdog.timer", "ccops-handoff.timer", "ccops-doctor.timer")
 UNITS = ("ccops-tmux.service", "ccops-watchdog.service", "ccops-handoff.service",
          "ccops-doctor.service", *TIMERS, "ccops-handoff.path")  # fmt: skip
@@ -80,6 +84,18 @@ if d.git_credentials:
         value="store",
         _su_user=user,
     )
+
+if d.ssh_config:  # the agents' `ssh <alias>` to the VM (ccops.runners.ssh.client_config)
+    alias, ssh_dir = d.vm_ssh_alias, f"/home/{user}/.ssh"
+    files.directory(name=ssh_dir, path=ssh_dir, user=user, group=user, mode="700")
+    ssh_files = [(f"SSH config of {user}: Host {alias}", io.StringIO(d.ssh_config), "config")]
+    if d.vm_ssh_key:
+        ssh_files.append((f"SSH key of {user} for {alias}", d.vm_ssh_key, alias))
+    if d.vm_host_key:
+        pin = io.StringIO(known_hosts_line(alias, d.vm_host_key))
+        ssh_files.append((f"Host key of {alias} pinned", pin, f"known_hosts.{alias}"))
+    for name, src, dest in ssh_files:
+        files.put(name=name, src=src, dest=f"{ssh_dir}/{dest}", user=user, group=user, mode="600")
 
 if d.claude_version:
     claude_cli(name=f"claude CLI {d.claude_version}", version=d.claude_version)

@@ -4,7 +4,7 @@ and ``CCOPS_DEPLOY_*`` variables, checked; and the ccops.toml they make.
 Every value is checked before pyinfra adds a single operation; a bad one stops the run
 with one line naming the key and where it came from. The keys that end up in ccops.toml
 are checked by ccops.config itself, on the file as it will be written. Secrets never
-appear in the data: git credentials are a path to a file, never its content.
+appear in the data: git credentials and the VM's SSH key are paths to files, never their content.
 """
 
 from __future__ import annotations
@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from ccops.config import Config, first_problem
+from ccops.runners.ssh import client_config
 
 ENV_PREFIX = "CCOPS_DEPLOY_"
 DATA_FILE_VARIABLE = f"{ENV_PREFIX}DATA"
@@ -28,6 +29,7 @@ USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]+$")
 GIT_SCHEMES = ("https", "http", "ssh", "git", "file")
 SCP_LIKE = re.compile(r"^[A-Za-z0-9._-]+@[A-Za-z0-9.-]+:[^\s]+$")
+HOST_KEY = re.compile(r"^(ssh-ed25519|ssh-rsa|ecdsa-sha2-nistp\d+|sk-\S+) [A-Za-z0-9+/]+=*( .*)?$")
 TRUE, FALSE = ("1", "true", "yes", "on"), ("0", "false", "no", "off")
 HEADER = (
     "# Written by ccops's deploy (deploy/host.py); changes here are replaced on the next deploy."
@@ -89,13 +91,27 @@ def flag(value: Any) -> bool:
     raise ValueError("expected true or false")
 
 
-def credentials_file(value: Any) -> str:
-    """A local git-credentials file to upload; its content is never read into the data."""
+def local_file(what: str) -> Callable[[Any], str]:
+    """The check of a local file to upload (empty: none); its content is never read into the
+    data, so a secret in it cannot reach pyinfra's output."""
+
+    def check(value: Any) -> str:
+        if value == "":
+            return ""
+        if not isinstance(value, str) or not Path(value).is_file():
+            raise ValueError(f"expected the path of a readable {what} on this machine")
+        return value
+
+    return check
+
+
+def host_key(value: Any) -> str:
+    """The VM's public SSH host key, ``ssh-ed25519 AAAA...`` (as ``ssh-keyscan`` prints it)."""
     if value == "":
         return ""
-    if not isinstance(value, str) or not Path(value).is_file():
-        raise ValueError("expected the path of a readable git-credentials file on this machine")
-    return value
+    if not isinstance(value, str) or not HOST_KEY.match(value.strip()):
+        raise ValueError("expected a public host key like 'ssh-ed25519 AAAA...' (ssh-keyscan)")
+    return value.strip()
 
 
 # The deploy's own keys: key: (default, check)
@@ -108,7 +124,9 @@ KEYS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "venv_dir": ("/opt/ccops", absolute_path),
     "state_dir": ("/var/lib/ccops", absolute_path),
     "start_loops": (True, flag),
-    "git_credentials": ("", credentials_file),
+    "git_credentials": ("", local_file("git-credentials file")),
+    "vm_ssh_key": ("", local_file("private key file (root on the VM)")),
+    "vm_host_key": ("", host_key),
 }
 # Keys passed on to ccops.toml, checked by ccops.config: key: its ccops.toml key.
 # Empty (the default) leaves the key out, so ccops's own default applies.
@@ -124,6 +142,7 @@ CONFIG_KEYS = {
     "incus_client_cert": "incus.client_cert",
     "incus_client_key": "incus.client_key",
     "vm_reach_address": "vm.reach_address",
+    "vm_ssh_alias": "vm.ssh_alias",
 }
 EMPTY = ("", [])
 
@@ -168,7 +187,26 @@ def host_data(environ: Mapping[str, str], site: Path | None = None) -> dict[str,
     text = render({name: lookup(settings, name) for name in owned})
     checked(tomllib.loads(text), owned, sources)  # the file as written
     data |= {key: lookup(settings, name) for key, name in CONFIG_KEYS.items()}
-    return data | {"ccops_toml": text}
+    return data | {"ccops_toml": text, "ssh_config": ssh_config(data, sources)}
+
+
+def ssh_config(data: dict[str, Any], sources: dict[str, str]) -> str:
+    """The agent user's ~/.ssh/config: the VM's alias, root through ``incus_proxy``, the key
+    from ``vm_ssh_key`` and the host key ``vm_host_key`` when given; empty without an address."""
+    if not data["vm_reach_address"]:
+        return ""
+    alias = data["vm_ssh_alias"]
+    try:
+        return client_config(
+            alias,
+            data["vm_reach_address"],
+            proxy=data["incus_proxy"],
+            identity=f"~/.ssh/{alias}" if data["vm_ssh_key"] else "",
+            known_hosts=f"~/.ssh/known_hosts.{alias}",
+            pinned=bool(data["vm_host_key"]),
+        )
+    except ValueError as error:
+        raise DataError("incus_proxy", str(error), sources["incus_proxy"]) from None
 
 
 def given_values(

@@ -31,6 +31,8 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.x509.oid import NameOID
 from filelock import FileLock
 
+from ccops.runners.ssh import client_config, known_hosts_line
+
 if TYPE_CHECKING:
     from conftest import Setup
 
@@ -76,6 +78,8 @@ PidFile none
 UsePAM no
 PasswordAuthentication no
 KbdInteractiveAuthentication no
+AuthorizedKeysFile {authorized_keys}
+StrictModes no
 """
 
 
@@ -135,7 +139,31 @@ class IncusEnv:
     untrusted_key: Path
     proxy_url: str
     reach_address: str
+    ssh_key: Path
+    """The private key root's authorized_keys on the sshd holds (the agents' key)."""
+    ssh_host_key: str
+    """The sshd's public host key, ``ssh-ed25519 AAAA...``."""
     _proxy: _Daemon = field(repr=False)
+
+    def ssh_config(self, folder: Path, reach_address: str = "", key: Path | None = None) -> Path:
+        """The agent user's ssh config as the deploy writes it, in ``folder``: the alias
+        cc-nix-test, root at the sshd (or ``reach_address``) through the proxy, the host key
+        pinned, the agents' key (or ``key``)."""
+        folder.mkdir(parents=True, exist_ok=True)
+        known = folder / f"known_hosts.{self.instance}"
+        known.write_text(known_hosts_line(self.instance, self.ssh_host_key))
+        config = folder / "config"
+        config.write_text(
+            client_config(
+                self.instance,
+                reach_address or self.reach_address,
+                proxy=self.proxy_url,
+                identity=str(key or self.ssh_key),
+                known_hosts=str(known),
+                pinned=True,
+            )
+        )
+        return config
 
     def incus_config(self, **overrides: Any) -> dict[str, Any]:
         """ccops's ``[incus]`` section aimed at this environment (through the proxy, pinned)."""
@@ -283,6 +311,8 @@ def _env(tmp: Path, proxy: _Daemon, sshd: _Daemon) -> IncusEnv:
         untrusted_key=tmp / "untrusted.key",
         proxy_url=f"socks5://{ADDRESS}:{proxy.port}",
         reach_address=f"{ADDRESS}:{sshd.port}",
+        ssh_key=tmp / "root_ed25519",
+        ssh_host_key=(tmp / "ssh_host_ed25519_key.pub").read_text().strip(),
         _proxy=proxy,
     )
 
@@ -418,11 +448,33 @@ def _sshd(tmp: Path) -> _Daemon:
     )
     host_key.write_bytes(pem)
     host_key.chmod(0o600)
+    public = serialization.Encoding.OpenSSH, serialization.PublicFormat.OpenSSH
+    (tmp / "ssh_host_ed25519_key.pub").write_bytes(key.public_key().public_bytes(*public))
+    authorized_keys = tmp / "authorized_keys"
+    authorized_keys.write_bytes(_client_key(tmp / "root_ed25519").public_bytes(*public) + b"\n")
     port = free_port()
     config = tmp / "sshd_config"
-    config.write_text(SSHD_CONFIG.format(address=ADDRESS, port=port, host_key=host_key))
+    config.write_text(
+        SSHD_CONFIG.format(
+            address=ADDRESS, port=port, host_key=host_key, authorized_keys=authorized_keys
+        )
+    )
     Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # sshd's privilege separation dir
     return _Daemon([str(SSHD), "-D", "-e", "-f", str(config)], port, tmp / "sshd.log")
+
+
+def _client_key(path: Path) -> ed25519.Ed25519PublicKey:
+    """A fresh OpenSSH private key at ``path`` (0600); its public key."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    path.write_bytes(
+        key.private_bytes(
+            serialization.Encoding.PEM,
+            serialization.PrivateFormat.OpenSSH,
+            serialization.NoEncryption(),
+        )
+    )
+    path.chmod(0o600)
+    return key.public_key()
 
 
 def write_cert(

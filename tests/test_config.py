@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from ccops.cli import app
 from ccops.config import Config, load_config, mask_url_secret, required
 from ccops.errors import ConfigError
+from ccops.runners.ccops_cli import ccops_argv
 
 runner = CliRunner()
 
@@ -53,6 +54,20 @@ def test_file_then_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) 
     assert config.agents.builder.session == "b1"
     assert str(config.agents.builder.workdir) == "/tmp/b"
     assert config.agents.adversary.session == "cc-ci-adv"
+
+
+def test_config_only_reads_the_file_alone(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """What ccops's own hooks run (ccops_argv): the file's values, whatever CCOPS_* holds."""
+    path = tmp_path / "c.json"
+    path.write_text(json.dumps({"tmux": {"socket": "from-file"}}))
+    monkeypatch.setenv("CCOPS_TMUX__SOCKET", "from-env")
+    monkeypatch.setenv("CCOPS_CONFIG", str(tmp_path / "other.toml"))
+    argv = ccops_argv(path, "config", "show", "--json")
+    assert argv[-4:] == ["--config-only", "config", "show", "--json"]
+    shown = runner.invoke(app, argv[argv.index("--config") :])
+    assert shown.exit_code == 0, shown.output
+    assert json.loads(shown.stdout)["tmux"]["socket"] == "from-file"
+    assert load_config(None, environment=False).tmux.socket == "ccops"  # CCOPS_CONFIG too
 
 
 def test_ram_cap_is_parsed_once_by_the_config() -> None:

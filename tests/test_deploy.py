@@ -26,6 +26,7 @@ from ccops.testing.standin import read_records
 from ccops.usecases.loops import wait_for
 
 if TYPE_CHECKING:
+    from incus_env import IncusEnv
     from nspawn_env import NspawnHost
 
 CHECKOUT = Path(__file__).resolve().parent.parent
@@ -156,19 +157,28 @@ def seed_repo(base: Path, name: str) -> None:
     git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
 
 
-def write_data(workdir: Path, url: str) -> Path:
-    """The deploy's data file: the test repos, the stand-in agent, a fast watchdog."""
+def write_data(workdir: Path, url: str, vm: IncusEnv | None = None) -> Path:
+    """The deploy's data file: the test repos, the stand-in agent, a fast watchdog, and with
+    ``vm`` the test sshd (root logs in with ``vm.ssh_key``) behind the test SOCKS5 proxy."""
     credentials = workdir / "git-credentials"
     credentials.write_text(f"http://bot:{SECRET}@127.0.0.1\n")
     data_file = workdir / "sandbox.toml"
-    data_file.write_text(
-        f'repo_url = "{url}/cc-ci.git"\n'
-        f'plan_url = "{url}/cc-ci-plan.git"\n'
-        f"claude_command = {json.dumps(STANDIN)}\n"
-        f"watchdog_interval = {WATCHDOG_INTERVAL}\n"
-        f"handoff_interval = {HANDOFF_INTERVAL}\n"
-        f'git_credentials = "{credentials}"\n'
-    )
+    lines = [
+        f'repo_url = "{url}/cc-ci.git"',
+        f'plan_url = "{url}/cc-ci-plan.git"',
+        f"claude_command = {json.dumps(STANDIN)}",
+        f"watchdog_interval = {WATCHDOG_INTERVAL}",
+        f"handoff_interval = {HANDOFF_INTERVAL}",
+        f'git_credentials = "{credentials}"',
+    ]
+    if vm is not None:
+        lines += [
+            f'incus_proxy = "{vm.proxy_url}"',
+            f'vm_reach_address = "{vm.reach_address}"',
+            f'vm_ssh_key = "{vm.ssh_key}"',
+            f'vm_host_key = "{vm.ssh_host_key}"',
+        ]
+    data_file.write_text("\n".join(lines) + "\n")
     return data_file
 
 
@@ -187,12 +197,15 @@ def snapshot(target: Path) -> Path:
 
 @pytest.fixture(scope="module")
 def sandbox(
-    nspawn_host: NspawnHost, git_server: str, tmp_path_factory: pytest.TempPathFactory
+    nspawn_host: NspawnHost,
+    git_server: str,
+    incus: IncusEnv,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> Sandbox:
     """The host after a dry run and the first deploy."""
     workdir = tmp_path_factory.mktemp("deploy")
     checkout = snapshot(workdir / "checkout")
-    data_file = write_data(workdir, git_server)
+    data_file = write_data(workdir, git_server, incus)
     dry = run_deploy(checkout, nspawn_host, data_file, "--dry")
     first = run_deploy(checkout, nspawn_host, data_file, "-y")
     print(f"first deploy: {first.seconds:.1f} s, changed: {first.changed()}")
@@ -213,7 +226,32 @@ def test_first_deploy_succeeds(sandbox: Sandbox) -> None:
     totals = sandbox.first.report["results"]["totals"]
     assert totals["error"] == 0, sandbox.first
     assert totals["success"] > 0
-    assert SECRET not in sandbox.first.result.stdout + sandbox.first.result.stderr
+    output = sandbox.first.result.stdout + sandbox.first.result.stderr
+    assert SECRET not in output and "PRIVATE KEY" not in output
+
+
+def test_agents_ssh_to_the_vm_as_root_through_the_proxy(sandbox: Sandbox, incus: IncusEnv) -> None:
+    """The deploy installed nc, wrote the alias, the key and the pinned host key, each for
+    the agent user alone; the agent logs in as root with BatchMode (no prompt, no TOFU)."""
+    ssh = f"/home/{AGENT}/.ssh"
+    listed = sandbox.host.ssh(
+        f"stat -c '%a %U %n' {ssh} {ssh}/config {ssh}/cc-nix-test {ssh}/known_hosts.cc-nix-test"
+    ).stdout.splitlines()
+    assert listed == [
+        f"700 {AGENT} {ssh}",
+        f"600 {AGENT} {ssh}/config",
+        f"600 {AGENT} {ssh}/cc-nix-test",
+        f"600 {AGENT} {ssh}/known_hosts.cc-nix-test",
+    ]
+    proxy = incus.proxy_url.removeprefix("socks5://")
+    shown = sandbox.as_agent("ssh -G cc-nix-test").stdout.splitlines()
+    assert f"proxycommand nc -X 5 -x {proxy} %h %p" in shown, shown
+    assert "user root" in shown and "stricthostkeychecking true" in shown, shown
+    login = sandbox.as_agent("ssh -o BatchMode=yes cc-nix-test 'id -un'", check=False)
+    assert (login.returncode, login.stdout) == (0, "root\n"), login
+    assert sandbox.host.ssh("dpkg-query -W -f '${Status}' netcat-openbsd").stdout.endswith(
+        "installed"
+    )
 
 
 def test_git_credentials_reach_the_agent_only(sandbox: Sandbox) -> None:
@@ -283,11 +321,11 @@ def test_secret_bearing_files_are_private(sandbox: Sandbox) -> None:
 
 def doctor(sandbox: Sandbox, env: str = "") -> dict[str, dict[str, str]]:
     """``ccops doctor --json`` as the agent user (``env``: assignments before it), by check name.
-    It exits 20: the Incus side always fails (no proxy in the test host)."""
+    It exits 20: the Incus side always fails (the test host has no Incus client certificate)."""
     result = sandbox.as_agent(f"{env} /opt/ccops/bin/ccops doctor --json", check=False)
     assert result.returncode == 20, result
     checks = {c["name"]: c for c in json.loads(result.stdout)["checks"]}
-    assert checks["socks proxy"]["status"] == "fail" and checks["vm"]["status"] == "skip", checks
+    assert checks["vm"]["status"] == "skip", checks
     return checks
 
 
@@ -297,13 +335,16 @@ def test_doctor_sees_the_deployed_host(sandbox: Sandbox) -> None:
     checks = doctor(sandbox)
     print(f"doctor on the host: {time.monotonic() - started:.2f} s")
     print("\n".join(f"{c['status']:<4} {name}: {c['detail']}" for name, c in checks.items()))
-    host = ["tmux", "claude", "claude login", "agent user", "clone builder", "push builder",
-            "clone adversary", "push adversary", "plan dir", "state dir"]  # fmt: skip
+    host = ["tmux", "claude", "claude login", "agent user", "repo", "clone builder",
+            "push builder", "clone adversary", "push adversary", "plan dir",
+            "state dir"]  # fmt: skip
     units = [name for name in checks if name.startswith("unit ")]
     assert len(units) == 4, checks
     assert all(checks[name]["status"] == "ok" for name in [*host, *units]), checks
     assert checks["claude login"]["detail"] == f"{AGENT} is logged in (ccops-standin)"
     assert checks["push builder"]["detail"].startswith("origin/main takes a push"), checks
+    assert checks["repo"]["detail"].endswith("/cc-ci.git answers (1 branch)"), checks
+    assert checks["plan dir"]["detail"] == "/srv/cc-ci/cc-ci-plan/plan.md", checks
     for timer, service, every in (
         ("watchdog", "watchdog", f"every {WATCHDOG_INTERVAL} s (watchdog.interval)"),
         ("handoff", "handoff", f"every {HANDOFF_INTERVAL} s (handoff.interval)"),
@@ -411,6 +452,9 @@ def test_bad_data_fails_before_any_change(sandbox: Sandbox) -> None:
     for env, message in (
         ({"CCOPS_DEPLOY_AGENT_USER": "Bad.User"}, "ccops deploy: agent_user: expected"),
         ({"CCOPS_DEPLOY_PLAN_URL": ""}, "ccops deploy: plan_url: missing"),
+        ({"CCOPS_DEPLOY_VM_HOST_KEY": "AAAA"}, "ccops deploy: vm_host_key: expected a public"),
+        ({"CCOPS_DEPLOY_VM_SSH_KEY": "/nonexistent/key"}, "ccops deploy: vm_ssh_key: expected"),
+        ({"CCOPS_DEPLOY_INCUS_PROXY": "socks5://u:pw@127.0.0.1:1"}, "incus_proxy: nc cannot log"),
     ):
         bad = sandbox.deploy("-y", **env)
         assert bad.result.returncode != 0, bad

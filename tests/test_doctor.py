@@ -64,15 +64,21 @@ class Rig:
         self.setup, self.env, self.tls_dir = setup, incus, tls_dir
         setup.make_repos()
         (setup.root / "state").mkdir()
+        (setup.root / "plan" / "plan.md").write_text("# plan\n")
         self.configure()
 
-    def configure(self, **sections: dict[str, Any]) -> None:
+    def configure(self, ssh_key: Path | None = None, **sections: dict[str, Any]) -> None:
+        """The config aimed at the test incusd, and the agent user's ssh config as the deploy
+        writes it (aimed at vm.reach_address, with the agents' key or ``ssh_key``)."""
         env = self.env
+        vm = {"reach_address": env.reach_address, "tls_dir": self.tls_dir}
+        vm |= sections.get("vm", {})
+        ssh = env.ssh_config(self.setup.root / "ssh", vm["reach_address"], ssh_key)
         self.setup.write_config(
             incus=env.incus_config(timeout=10, ram_cap="100GB") | sections.get("incus", {}),
-            vm={"reach_address": env.reach_address, "tls_dir": self.tls_dir}
-            | sections.get("vm", {}),
+            vm={"ssh_config": str(ssh)} | vm,
             claude=sections.get("claude", {}),
+            repo={"url": str(self.setup.origin)} | sections.get("repo", {}),
         )
 
     def run(
@@ -116,11 +122,12 @@ def failing(
 def test_all_ok(rig: Rig) -> None:
     checks = rig.checks(0)
     names = list(checks)
-    assert names[:10] == [
+    assert names[:11] == [
         "tmux",
         "claude",
         "claude login",
         "agent user",
+        "repo",
         "clone builder",
         "push builder",
         "clone adversary",
@@ -136,7 +143,9 @@ def test_all_ok(rig: Rig) -> None:
     assert "upstream origin/main" in checks["clone builder"]["detail"]
     assert checks["claude login"]["detail"].endswith("is logged in (ccops-standin)")
     assert checks["push builder"]["detail"] == "origin/main takes a push (dry run: [up to date])"
-    assert "answers: SSH-2.0-" in checks["ssh"]["detail"]
+    assert checks["ssh"]["detail"] == "root@cc-nix-test runs `true` (ssh -o BatchMode=yes)"
+    assert checks["repo"]["detail"] == f"{rig.setup.origin} answers (1 branch)"
+    assert checks["plan dir"]["detail"].endswith("/plan/plan.md")
     assert "fullchain.pem valid until" in checks["tls cert"]["detail"]
 
 
@@ -146,7 +155,8 @@ def test_plain_lines_and_exit_20_on_a_failure(rig: Rig) -> None:
     assert result.returncode == 20
     lines = result.stdout.splitlines()
     assert lines[0].startswith("ok   tmux: ")
-    assert any(line.startswith("fail ssh: 127.0.0.1:9") and "(fix: " in line for line in lines)
+    assert any(line.startswith("fail ssh: root@cc-nix-test: nc: ") and "(fix: " in line
+               for line in lines), lines  # fmt: skip
     assert result.stderr == "ccops: doctor found failures: ssh\n"
 
 
@@ -183,9 +193,19 @@ def test_real_claude_pinned_and_logged_in_or_not(
         ({"claude": {"allow_root": False}}, "agent user", ["claude.allow_root is false"]),
         ({"vm": {"tls_dir": "/nonexistent/ccops"}}, "tls cert", ["absent on cc-nix-test"]),
         ({"incus": {"ram_cap": "1GB"}}, "ram budget", ["exceeds the cap of 1.0 GB"]),
-        ({"vm": {"reach_address": "127.0.0.1:9"}}, "ssh", ["127.0.0.1:9", "connection refused"]),
+        ({"vm": {"reach_address": "127.0.0.1:9"}}, "ssh", ["nc: ", "Connection refused"]),
+        ({"vm": {"ssh_alias": "cc-nix-elsewhere"}}, "ssh", ["Could not resolve hostname"]),
+        ({"repo": {"url": "https://bot:s3cret@127.0.0.1:9/cc-ci.git"}}, "repo", ["bot:***@"]),
     ],
-    ids=["claude-missing", "root", "cert-absent", "over-budget", "ssh-unreachable"],
+    ids=[
+        "claude-missing",
+        "root",
+        "cert-absent",
+        "over-budget",
+        "ssh-unreachable",
+        "ssh-no-alias",
+        "repo-unreachable",
+    ],
 )
 def test_one_config_key_fails_its_check(
     rig: Rig, sections: dict[str, dict[str, Any]], name: str, words: list[str]
@@ -194,6 +214,35 @@ def test_one_config_key_fails_its_check(
         pytest.skip("needs root")
     rig.configure(**sections)
     failing(rig, name, *words)
+
+
+def test_ssh_logs_in_for_real(rig: Rig, tmp_path: Path) -> None:
+    """A key root does not accept, and a host key other than the pinned one, each fail the
+    login with its own fix; a host the sshd never saw is no login either."""
+    stranger = tmp_path / "stranger"
+    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-f", str(stranger)], check=True)
+    rig.configure(ssh_key=stranger)
+    checks = failing(rig, "ssh", "Permission denied (publickey)")
+    assert "vm_ssh_key" in checks["ssh"]["fix"]
+    rig.configure()
+    known = rig.setup.root / "ssh" / "known_hosts.cc-nix-test"
+    known.write_text(f"cc-nix-test {stranger.with_suffix('.pub').read_text()}")
+    checks = failing(rig, "ssh", "Host key verification failed")
+    assert "vm_host_key" in checks["ssh"]["fix"]
+
+
+def test_a_repo_that_is_not_there_and_a_plan_dir_without_plan_md(rig: Rig) -> None:
+    rig.configure(repo={"url": str(rig.setup.root / "gone.git")})
+    failing(rig, "repo", "does not appear to be a git repository")
+    rig.configure(repo={"url": ""})
+    (rig.setup.root / "plan" / "plan.md").unlink()
+    checks = failing(rig, "plan dir", "holds no plan.md")
+    assert checks["repo"] == {
+        "name": "repo",
+        "status": "skip",
+        "detail": "repo.url is empty: no repo to reach yet",
+        "fix": "",
+    }
 
 
 def test_expiring_cert_warns_and_expired_fails(rig: Rig) -> None:
@@ -281,7 +330,7 @@ def test_a_silent_remote_is_given_up_on_with_its_transport(
 
 
 def test_missing_plan_dir_and_a_file_as_state_dir_fail(rig: Rig) -> None:
-    rig.clone("plan").rmdir()
+    shutil.rmtree(rig.clone("plan"))
     state = rig.setup.root / "state"
     state.rmdir()
     state.write_text("not a directory\n")

@@ -65,7 +65,7 @@ def test_top_level_holds_only_shared_modules() -> None:
 SPAWNS = {"run", "Popen", "call", "check_call", "check_output"}
 OS_SPAWNS = ("exec", "spawn", "system", "popen")
 RUNNERS = {
-    "subprocess": {"tmux", "git", "terraform", "claude", "systemd"},
+    "subprocess": {"tmux", "git", "terraform", "claude", "systemd", "ssh"},
     "httpx": {"http", "incus"},
 }
 

@@ -128,9 +128,16 @@ def root(
             readable=False,  # ccops's own loader says what is wrong, in one line
         ),
     ] = None,
+    config_only: Annotated[
+        bool,
+        typer.Option(
+            "--config-only",
+            help="Read the config file alone: ignore every CCOPS_* variable (ccops's own hooks).",
+        ),
+    ] = False,
 ) -> None:
     """Run and supervise the cc-ci Builder and Adversary claude loops."""
-    ctx.obj = config
+    ctx.obj = (config, config_only)
 
 
 def main() -> None:

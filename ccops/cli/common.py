@@ -36,10 +36,11 @@ def duration(seconds: float | None) -> str:
 
 
 def config_of(ctx: typer.Context) -> Config:
-    """The config named by the root ``--config`` option, loaded on first use."""
+    """The config named by the root options, loaded on first use."""
     root = ctx.find_root()
     if not isinstance(root.obj, Config):
-        root.obj = load_config(root.obj)
+        path, config_only = root.obj
+        root.obj = load_config(path, environment=not config_only)
     return root.obj
 
 

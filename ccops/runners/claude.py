@@ -24,7 +24,7 @@ from typing import TYPE_CHECKING
 
 from ccops.errors import AgentCommandError, RootRefusedError
 from ccops.runners import tmux
-from ccops.runners.ccops_cli import hook_argv, module_argv
+from ccops.runners.ccops_cli import hook_argv, module_argv, without_ccops_variables
 from ccops.statedir.files import write_atomic
 
 if TYPE_CHECKING:
@@ -167,7 +167,8 @@ def pane_command(spec_path: Path) -> list[str]:
 
 
 def exec_spec(spec_path: Path, environ: Mapping[str, str]) -> int:
-    """Replace this process with the agent described in ``spec_path``.
+    """Replace this process with the agent described in ``spec_path``, in ``environ`` less
+    any ``CCOPS_*`` variable plus the spec's own.
 
     Returns (only on failure) the exit status the pane should die with.
     """
@@ -180,7 +181,7 @@ def exec_spec(spec_path: Path, environ: Mapping[str, str]) -> int:
         return 126
     if spec.not_before is not None:
         wait_until(spec.not_before)
-    return _exec(spec.argv, {**environ, **spec.env})
+    return _exec(spec.argv, {**without_ccops_variables(environ), **spec.env})
 
 
 def wait_until(not_before: float) -> None:

@@ -175,15 +175,26 @@ def push_dry_run(
     return _bounded(argv, timeout)
 
 
+def ls_remote(url: str, timeout: float) -> subprocess.CompletedProcess[str]:
+    """``git ls-remote --heads url`` with this user's credentials, whatever its exit status.
+
+    A password in ``url`` reaches git through the environment only; the result's argv and
+    output name the URL without it. Killed after ``timeout`` seconds (subprocess.TimeoutExpired).
+    """
+    bare, env = _without_password(url)
+    result = _bounded(["git", "ls-remote", "--heads", bare], timeout, env)
+    result.stderr = result.stderr.replace(url, mask_url_secret(url))
+    return result
+
+
 def _bounded(
     argv: list[str], timeout: float, env: dict[str, str] | None = None
 ) -> subprocess.CompletedProcess[str]:
-    """Run ``argv`` without stdin or a prompt; after ``timeout`` seconds it and its children
-    (ssh, a remote helper) are killed and subprocess.TimeoutExpired is raised."""
-    environment = {**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}
+    """Run git without a prompt; after ``timeout`` seconds git and its transport (ssh, a remote
+    helper) are killed and subprocess.TimeoutExpired is raised."""
     with subprocess.Popen(
-        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-        text=True, env=environment, start_new_session=True,
+        argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "GIT_TERMINAL_PROMPT": "0", **(env or {})}, start_new_session=True,
     ) as process:  # fmt: skip
         try:
             stdout, stderr = process.communicate(timeout=timeout)

@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from ccops.errors import TmuxError
+from ccops.runners.ccops_cli import without_ccops_variables
 
 PANE_FORMAT = "\t".join(
     [
@@ -76,6 +77,7 @@ class TmuxServer:
                 encoding="utf-8",
                 errors="backslashreplace",
                 check=False,
+                env=without_ccops_variables(os.environ),  # a server it starts inherits this
             )
         except FileNotFoundError:
             raise TmuxError(_NOT_INSTALLED) from None

@@ -133,8 +133,9 @@ class Loops:
     def _death_hook(self) -> list[str] | None:
         """What tmux runs when a pane dies: a watchdog tick on a snapshot of this config.
 
-        The snapshot carries environment overrides too, so the hook sees what this
-        process saw; it may hold secrets, hence mode 0600.
+        The snapshot carries this process's environment overrides, and the hook reads it
+        alone (``--config-only``): it sees what this process saw, whatever the tmux server's
+        environment holds. It may hold secrets, hence mode 0600.
         """
         if not self.config.watchdog.instant_recovery:
             return None

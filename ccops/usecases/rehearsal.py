@@ -18,13 +18,12 @@ import shutil
 import signal
 import tempfile
 import time
-import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ccops.config import Config
+from ccops.config import Config, load_config
 from ccops.errors import RehearsalError
 from ccops.runners import git
 from ccops.runners.ccops_cli import module_argv
@@ -132,7 +131,7 @@ url = "{ws.origin}"
 
 def load_rehearsal_config(ws: Workspace) -> Config:
     """The workspace's config, deliberately deaf to CCOPS_* variables."""
-    return Config.model_validate(tomllib.loads(ws.config_file.read_text()))
+    return load_config(ws.config_file, environment=False)
 
 
 class Rehearsal:

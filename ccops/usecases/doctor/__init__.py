@@ -32,6 +32,7 @@ def _steps(c: Config, vm: VmChecks) -> list[Step]:
         Step("claude", partial(claude.claude, c), "install the claude CLI or fix claude.command"),
         Step("claude login", partial(claude.claude_login, c), "`claude auth login`", ("claude",)),
         Step("agent user", partial(host.agent_user, c), "run ccops as the agent user"),
+        Step("repo", partial(repos.repo, c), "check repo.url and the git credentials"),
         *_clone_steps(c),
         Step("plan dir", partial(host.plan_dir, c), "fix paths.plan_dir"),
         Step("state dir", partial(host.state_dir, c), "fix paths.state_dir or its permissions"),
@@ -40,7 +41,7 @@ def _steps(c: Config, vm: VmChecks) -> list[Step]:
         Step("socks proxy", partial(socks_proxy, c), FIXES[ProxyUnreachableError]),
         Step("incus api", vm.incus_api, "check incus.address/port", ("socks proxy",)),
         Step("vm", vm.vm_running, "`ccops vm start`", ("incus api",)),
-        Step("ssh", vm.ssh, "`ccops vm restart`, or fix vm.reach_address", ("vm",)),
+        Step("ssh", vm.ssh, "install openssh-client and netcat-openbsd (the deploy does)", ("vm",)),
         Step("tls cert", vm.tls_cert, "`ccops vm preconditions --apply`", ("vm",)),
         Step("ram budget", vm.ram_budget, "see `ccops vm budget`", ("incus api",)),
     ]

@@ -39,10 +39,15 @@ def agent_user(config: Config) -> Finding:
 
 
 def plan_dir(config: Config) -> Finding:
+    """The plan dir holds the plan the prompts point the agents at: plan.md."""
     path = config.paths.plan_dir
     if not path.is_dir():
         return fail(f"{path} does not exist", "clone the plan there, or fix paths.plan_dir")
-    return ok(str(path))
+    if not (path / "plan.md").is_file():
+        return fail(
+            f"{path} holds no plan.md", f"clone the plan repo (host data plan_url) to {path}"
+        )
+    return ok(f"{path}/plan.md")
 
 
 def state_dir(config: Config) -> Finding:

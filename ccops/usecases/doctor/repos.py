@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import re
 
-from ccops.config import Config
+from ccops.config import Config, mask_url_secret
 from ccops.runners import git
-from ccops.usecases.doctor.check import Finding, fail, ok
+from ccops.usecases.doctor.check import Finding, fail, ok, skip
 from ccops.usecases.doctor.host import user
 from ccops.vocabulary import AgentName
 
@@ -68,3 +68,19 @@ def pushable(config: Config, name: AgentName) -> Finding:
     why = _URL_USERINFO.sub("://***@", " ".join("; ".join(lines[:2]).split()))
     fix = f"check the remote URL and {user()}'s push access: git -C {workdir} push --dry-run"
     return fail(f"{where} refuses a push: {why or summary or f'exit {result.returncode}'}", fix)
+
+
+def repo(config: Config) -> Finding:
+    """``repo.url`` answers ``git ls-remote`` with this user's credentials (the agents')."""
+    url = config.repo.url
+    if not url:
+        return skip("repo.url is empty: no repo to reach yet")
+    shown = mask_url_secret(url)
+    result = git.ls_remote(url, PUSH_TIMEOUT)
+    if result.returncode == 0:
+        heads = len(result.stdout.splitlines())
+        return ok(f"{shown} answers ({heads} branch{'es' if heads != 1 else ''})")
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    why = _URL_USERINFO.sub("://***@", " ".join("; ".join(lines[:2]).split()))
+    fix = f"check repo.url and {user()}'s git credentials (~/.git-credentials): git ls-remote"
+    return fail(f"{shown}: {why or f'exit {result.returncode}'}", fix)

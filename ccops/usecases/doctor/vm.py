@@ -12,7 +12,7 @@ from cryptography import x509
 from ccops.config import Config, mask_url_secret, required
 from ccops.decisions.budget import budget, human
 from ccops.errors import UnreachableError
-from ccops.runners import proxy
+from ccops.runners import proxy, ssh
 from ccops.runners.incus import Incus
 from ccops.usecases.doctor.check import Finding, Status, fail, ok, skip
 from ccops.usecases.preconditions import EXPIRY_WARNING
@@ -61,10 +61,13 @@ class VmChecks:
         return fail(f"{name} is {status}", "`ccops vm start`")
 
     def ssh(self) -> Finding:
-        address = required(self.config.vm.reach_address, "vm.reach_address")
-        incus = self.config.incus
-        banner = proxy.ssh_banner(address, incus.proxy, incus.timeout)
-        return ok(f"{address} answers: {banner}")
+        """A real login as root through the alias the agents use: ``ssh root@ALIAS true``."""
+        vm = self.config.vm
+        result = ssh.login(vm.ssh_alias, vm.ssh_config, self.config.incus.timeout)
+        if result.returncode == 0:
+            return ok(f"root@{vm.ssh_alias} runs `true` (ssh -o BatchMode=yes)")
+        why = ssh.problem(result.stderr)
+        return fail(f"root@{vm.ssh_alias}: {why}", _ssh_fix(why, vm.ssh_alias))
 
     def tls_cert(self) -> Finding:
         """The pre-issued cert is on the VM, and expires more than 14 days from now."""
@@ -93,3 +96,21 @@ class VmChecks:
         if not result.within:
             return fail(result.problem(), "lower an instance's limits.memory or raise the cap")
         return ok(f"{human(result.total)} of {human(cap)} ({len(result.entries)} instances)")
+
+
+_SSH_FIXES = (
+    ("Could not resolve hostname", "deploy again (it writes Host {alias} into the agent user's "
+     "~/.ssh/config), or fix vm.ssh_alias"),
+    ("Permission denied", "root on the VM must accept the agent user's key ~/.ssh/{alias} "
+     "(host data vm_ssh_key; vm.root_pubkey on the VM)"),
+    ("Host key verification failed", "the VM's host key is not the pinned one: check it, then "
+     "fix host data vm_host_key (~/.ssh/known_hosts.{alias})"),
+)  # fmt: skip
+
+
+def _ssh_fix(why: str, alias: str) -> str:
+    """What to do about a failed login, by ssh's own words."""
+    fix = next((fix for words, fix in _SSH_FIXES if words in why), None)
+    if fix is None:
+        return "`ccops vm restart`, or fix vm.reach_address or incus.proxy and deploy again"
+    return fix.format(alias=alias)
