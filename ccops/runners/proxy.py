@@ -23,6 +23,16 @@ from ccops.config import mask_url_secret
 from ccops.errors import ConfigError, ProxyUnreachableError, UnreachableError
 
 GREETING = b"\x05\x01\x00"  # RFC 1928: version 5, one method offered, "no authentication"
+REPLIES = {  # RFC 1928's reply codes to CONNECT
+    1: "general SOCKS server failure",
+    2: "not allowed by the proxy",
+    3: "network unreachable",
+    4: "host unreachable",
+    5: "connection refused",
+    6: "TTL expired",
+    7: "command not supported",
+    8: "address type not supported",
+}
 
 
 @dataclass(frozen=True)
@@ -124,8 +134,9 @@ def socks_errors(
         ) from None
     except ProxyError as exc:
         if exc.error_code is not None:  # the proxy's reply to CONNECT
+            reason = REPLIES.get(exc.error_code, f"SOCKS reply {exc.error_code}")
             raise UnreachableError(
-                f"{host}:{port} does not answer through the {socks.name} ({exc})"
+                f"{host}:{port} does not answer through the {socks.name} ({reason})"
             ) from None
         raise ProxyUnreachableError(f"{socks.name} failed the SOCKS5 handshake ({exc})") from None
 
