@@ -5,7 +5,9 @@ loopback socket, forwarding to the real target, with one fault chosen at start.
   client this is a delayed accept, as the kernel completes the TCP handshake by itself);
 - ``cut_after``: only the first ``cut_after`` bytes of the target's reply reach the client,
   then both connections are closed (a proxy dropping mid-response);
-- ``mute``: the greeting is read and never answered (a proxy that accepts, then hangs).
+- ``mute``: the greeting is read and never answered (a proxy that accepts, then hangs);
+- ``mute_connect``: the greeting is answered, the CONNECT never is (a proxy whose route to
+  the target hangs).
 
 Threads, one per connection; ``stop()`` closes everything. ``replies`` counts, per
 connection, the bytes of the target's reply passed on; ``marks`` notes that count each time
@@ -32,9 +34,15 @@ class FaultyProxy:
     """Serves on a free loopback port until ``stop()``; use it as a context manager."""
 
     def __init__(
-        self, *, delay: float = 0.0, cut_after: int | None = None, mute: bool = False
+        self,
+        *,
+        delay: float = 0.0,
+        cut_after: int | None = None,
+        mute: bool = False,
+        mute_connect: bool = False,
     ) -> None:
         self.delay, self.cut_after, self.mute = delay, cut_after, mute
+        self.mute_connect = mute_connect
         self.replies: list[int] = []
         self.marks: list[list[int]] = []
         self._stopping = threading.Event()
@@ -102,6 +110,9 @@ class FaultyProxy:
                 client.sendall(bytes([VERSION, NO_ACCEPTABLE]))
                 return
             client.sendall(bytes([VERSION, NO_AUTH]))
+            if self.mute_connect:
+                self._stopping.wait()
+                return
             target = self._connect(client)
             if target is not None:
                 self._pump(client, self._track(target))

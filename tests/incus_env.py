@@ -273,7 +273,7 @@ def incus_environment(tmp: Path) -> Iterator[IncusEnv]:
     """The environment of the `incus` fixture, for benchmarks too; IncusEnvError if not ready."""
     write_cert(tmp / "untrusted.crt", tmp / "untrusted.key")
     fingerprint = write_cert(tmp / "client.crt", tmp / "client.key")
-    proxy, sshd = _proxy(tmp), _sshd(tmp)
+    proxy, sshd = microsocks(tmp), _sshd(tmp)
     try:
         problem = _set_up(tmp, proxy, sshd)
         if problem:
@@ -431,10 +431,14 @@ def _add_link(tar: tarfile.TarFile, name: str, target: str) -> None:
     tar.addfile(info)
 
 
-def _proxy(tmp: Path) -> _Daemon:
-    """microsocks, a real SOCKS5 proxy, on a free loopback port."""
+def microsocks(tmp: Path, *options: str) -> _Daemon:
+    """microsocks, a real SOCKS5 proxy, on a free loopback port (not started yet).
+
+    ``options`` are microsocks's own, e.g. ``-u USER -P PASSWORD`` to require authentication.
+    """
     port = free_port()
-    return _Daemon([str(MICROSOCKS), "-i", ADDRESS, "-p", str(port)], port, tmp / "proxy.log")
+    argv = [str(MICROSOCKS), "-i", ADDRESS, "-p", str(port), *options]
+    return _Daemon(argv, port, tmp / f"proxy-{port}.log")
 
 
 def _sshd(tmp: Path) -> _Daemon:

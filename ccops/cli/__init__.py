@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from typer._click.exceptions import NoArgsIsHelpError  # typer's vendored click
 from typer.core import TyperGroup
 
 from ccops.cli.lazy import LazyCommand
@@ -70,11 +69,11 @@ class _CcopsGroup(TyperGroup):
         except typer.Abort:
             typer.echo("ccops: aborted", err=True)
             sys.exit(1)
-        except NoArgsIsHelpError as error:  # a bare group: its help, as click shows it
-            error.show()
-            sys.exit(error.exit_code)
         except typer.TyperException as error:  # click's usage errors derive from it
             ctx = getattr(error, "ctx", None)
+            if ctx is not None and error.format_message() == ctx.get_help():
+                typer.echo(ctx.get_help(), err=True)  # a bare group (no_args_is_help): its help
+                sys.exit(error.exit_code)
             where = ctx.command_path if ctx is not None else "ccops"
             problem = " ".join(str(getattr(error, "format_message", error.__str__)()).split())
             typer.echo(f"ccops: {where}: {problem} (see {where} --help)", err=True)

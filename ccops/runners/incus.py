@@ -168,9 +168,8 @@ class Incus:
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """One HTTP call; transport failures become one-line ccops errors.
 
-        Failures to reach Incus at all (the proxy, its handshake, the TCP connection) are
-        already ccops errors from :func:`ccops.runners.proxy.connect`; what fails later is
-        mapped here.
+        Failures of the SOCKS proxy are already ccops errors (:mod:`ccops.runners.http`); what
+        fails after it is mapped here.
         """
         try:
             return self.http.request(method, path, **kwargs)
@@ -179,21 +178,25 @@ class Incus:
                 f"{self.route} did not answer {method} {path} within "
                 f"{self.config.timeout:g} s ({TIMEOUT_KEY})"
             ) from None
-        except httpx.ConnectError as exc:  # TLS: the TCP connection is made by ccops.runners.proxy
-            raise self._tls_error(exc) from None
+        except httpx.ConnectError as exc:  # TCP (direct only) or TLS
+            raise self._connect_error(exc) from None
         except httpx.TransportError as exc:
             unsure = "" if method == "GET" else "; whether Incus carried it out is unknown"
             raise UnreachableError(
                 f"{self.route} broke off {method} {path} ({_reason(exc)}){unsure}"
             ) from None
 
-    def _tls_error(self, exc: httpx.ConnectError) -> Exception:
+    def _connect_error(self, exc: httpx.ConnectError) -> Exception:
         if "CERTIFICATE_VERIFY_FAILED" in str(exc):
             return TlsPinError(
                 f"{self.where} presents a certificate that does not match the pin {self.pin}: "
                 "if Incus was reinstalled, check the new one with `ccops vm trust`"
             )
-        return UnreachableError(f"the TLS handshake with {self.route} failed ({_reason(exc)})")
+        if self.config.proxy:  # the proxy's own failures are ccops errors already
+            return UnreachableError(f"the TLS handshake with {self.route} failed ({_reason(exc)})")
+        return UnreachableError(
+            f"the connection or TLS handshake to {self.route} failed ({_reason(exc)})"
+        )
 
     def call(self, method: str, path: str, what: str, **kwargs: Any) -> Any:
         """Call and unwrap: the metadata of a sync answer, the operation path of an async one."""
@@ -292,7 +295,8 @@ class Incus:
                 "GET",
                 f"{operation}/wait",
                 params={"timeout": max(1, math.ceil(remaining))},
-                timeout=remaining + self.config.timeout,
+                # a long read, but a new connection still within incus.timeout
+                timeout=httpx.Timeout(remaining + self.config.timeout, connect=self.config.timeout),
             )
             if response.status_code == 404:
                 return Outcome.GONE

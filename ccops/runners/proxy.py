@@ -1,31 +1,76 @@
 """TCP through the SOCKS5 proxy (or direct): the VM's SSH banner and the server's certificate.
 
-Every connection ccops makes to the Incus API or the VM starts here: the API's HTTP client
-(:mod:`ccops.runners.http`) opens its connections with :func:`connect` too, so each SOCKS step has a
-timeout and each failure is one line naming the proxy (httpx's own SOCKS code waits forever
-for a proxy that accepts and never answers).
+SOCKS5 is python-socks's (also under the API's HTTP client, :mod:`ccops.runners.http`); every
+step of it (the connection, the greeting, authentication, the CONNECT) waits at most the
+timeout. :func:`socks_errors` turns its failures into one line naming the proxy, its password
+masked: the proxy itself failing is exit 9, its route to the target exit 16.
 """
 
 from __future__ import annotations
 
+import os
 import socket
 import ssl
-from collections.abc import Callable
-from urllib.parse import urlsplit
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from urllib.parse import unquote, urlsplit
 
-from socksio import socks5
+from python_socks import ProxyConnectionError, ProxyError, ProxyTimeoutError, ProxyType
+from python_socks.sync import Proxy
 
 from ccops.config import mask_url_secret
-from ccops.errors import ProxyUnreachableError, UnreachableError
+from ccops.errors import ConfigError, ProxyUnreachableError, UnreachableError
 
-_REPLIES = {
-    socks5.SOCKS5ReplyCode.GENERAL_SERVER_FAILURE: "general SOCKS server failure",
-    socks5.SOCKS5ReplyCode.CONNECTION_NOT_ALLOWED_BY_RULESET: "not allowed by the proxy",
-    socks5.SOCKS5ReplyCode.NETWORK_UNREACHABLE: "network unreachable",
-    socks5.SOCKS5ReplyCode.HOST_UNREACHABLE: "host unreachable",
-    socks5.SOCKS5ReplyCode.CONNECTION_REFUSED: "connection refused",
-    socks5.SOCKS5ReplyCode.TTL_EXPIRED: "TTL expired",
+GREETING = b"\x05\x01\x00"  # RFC 1928: version 5, one method offered, "no authentication"
+REPLIES = {  # RFC 1928's reply codes to CONNECT
+    1: "general SOCKS server failure",
+    2: "not allowed by the proxy",
+    3: "network unreachable",
+    4: "host unreachable",
+    5: "connection refused",
+    6: "TTL expired",
+    7: "command not supported",
+    8: "address type not supported",
 }
+
+
+@dataclass(frozen=True)
+class Socks:
+    """A socks5:// (or socks5h://) URL from ``incus.proxy``; the proxy resolves host names."""
+
+    url: str
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        return urlsplit(self.url).port or 1080
+
+    @property
+    def credentials(self) -> tuple[str | None, str | None]:
+        """User and password, URL-decoded; None without them. SOCKS5 sends each as at most
+        255 bytes, and python-socks as ASCII."""
+        parts = urlsplit(self.url)
+        found = [unquote(part) if part else None for part in (parts.username, parts.password)]
+        if any(part and (not part.isascii() or len(part) > 255) for part in found):
+            raise ConfigError(
+                f"incus.proxy: the user and password in {mask_url_secret(self.url)} must be "
+                "ASCII, at most 255 characters each"
+            )
+        return found[0], found[1]
+
+    @property
+    def name(self) -> str:
+        """How messages name it: the URL with its password masked, and the setting."""
+        return f"SOCKS proxy {mask_url_secret(self.url)} (incus.proxy)"
+
+    def client(self) -> Proxy:
+        """python-socks's client for this proxy."""
+        user, password = self.credentials
+        return Proxy(ProxyType.SOCKS5, self.host, self.port, user, password, rdns=True)
 
 
 def split_address(address: str) -> tuple[str, int]:
@@ -34,102 +79,88 @@ def split_address(address: str) -> tuple[str, int]:
     return host.strip("[]"), int(port)
 
 
+def within(timeout: float, timeout_key: str = "") -> str:
+    """``within 2 s (incus.timeout)``: the bound of a step, for messages."""
+    return f"within {timeout:g} s" + (f" ({timeout_key})" if timeout_key else "")
+
+
 def connect(
     host: str, port: int, proxy: str, timeout: float, *, timeout_key: str = ""
 ) -> socket.socket:
     """A TCP connection to host:port, through ``proxy`` (a socks5:// URL) unless it is empty.
 
-    Each step (the connection, the SOCKS5 greeting, the CONNECT) gets ``timeout`` seconds;
-    ``timeout_key`` names the setting behind it in the messages. The socket keeps the timeout.
+    Each step gets ``timeout`` seconds; ``timeout_key`` names the setting behind it in the
+    messages. The socket keeps the timeout, and nothing the target sent is read from it.
     """
-    within = f"within {timeout:g} s" + (f" ({timeout_key})" if timeout_key else "")
     if not proxy:
-        return _open(host, port, timeout, UnreachableError, f"{host}:{port}", within=within)
-    parts = urlsplit(proxy)
-    proxy_host, proxy_port = parts.hostname or "127.0.0.1", parts.port or 1080
-    name = f"SOCKS proxy {mask_url_secret(proxy)} (incus.proxy)"
-    sock = _open(proxy_host, proxy_port, timeout, ProxyUnreachableError, name, within=within)
+        try:
+            return socket.create_connection((host, port), timeout=timeout)
+        except TimeoutError:
+            limit = within(timeout, timeout_key)
+            raise UnreachableError(
+                f"{host}:{port} does not answer (no connection {limit})"
+            ) from None
+        except OSError as exc:
+            raise UnreachableError(f"{host}:{port} does not answer ({_why(exc)})") from None
+    socks = Socks(proxy)
+    with socks_errors(host, port, socks, timeout, timeout_key):
+        return socks.client().connect(host, port, timeout=timeout)
+
+
+@contextmanager
+def socks_errors(
+    host: str, port: int, socks: Socks, timeout: float, timeout_key: str
+) -> Iterator[None]:
+    """python-socks's failures to reach host:port through ``socks``, as ccops errors.
+
+    python-socks reports a timeout the same way whichever step hung, so a second, cheap probe
+    (:func:`greets`) tells a mute proxy (exit 9) from a CONNECT that hangs behind it (exit 16).
+    """
+    limit = within(timeout, timeout_key)
     try:
-        _socks5_connect(sock, host, port, name, within)
-    except BaseException:
-        sock.close()
-        raise
-    return sock
+        yield
+    except ProxyConnectionError as exc:
+        raise ProxyUnreachableError(
+            f"{socks.name} does not answer ({_refusal(exc, limit)})"
+        ) from None
+    except ProxyTimeoutError:
+        if greets(socks, timeout):  # so the CONNECT (or, for HTTPS, the TLS handshake) hung
+            raise UnreachableError(
+                f"{host}:{port} did not answer through the {socks.name} {limit}; "
+                "the proxy itself answers"
+            ) from None
+        raise ProxyUnreachableError(
+            f"{socks.name} did not answer the SOCKS5 handshake {limit}"
+        ) from None
+    except ProxyError as exc:
+        if exc.error_code is not None:  # the proxy's reply to CONNECT
+            reason = REPLIES.get(exc.error_code, f"SOCKS reply {exc.error_code}")
+            raise UnreachableError(
+                f"{host}:{port} does not answer through the {socks.name} ({reason})"
+            ) from None
+        raise ProxyUnreachableError(f"{socks.name} failed the SOCKS5 handshake ({exc})") from None
 
 
-def _open(
-    host: str, port: int, timeout: float, error: type[Exception], what: str, *, within: str
-) -> socket.socket:
+def greets(socks: Socks, timeout: float) -> bool:
+    """Whether the proxy answers a SOCKS5 greeting within ``timeout`` (any answer will do)."""
     try:
-        return socket.create_connection((host, port), timeout=timeout)
-    except TimeoutError:
-        raise error(f"{what} does not answer (no connection {within})") from None
-    except OSError as exc:
-        raise error(f"{what} does not answer ({exc.strerror or exc})") from None
+        with socket.create_connection((socks.host, socks.port), timeout=timeout) as sock:
+            sock.sendall(GREETING)
+            return sock.recv(2)[:1] == GREETING[:1]
+    except OSError:
+        return False
 
 
-def _socks5_connect(sock: socket.socket, host: str, port: int, name: str, within: str) -> None:
-    """RFC 1928 without authentication; reads exactly the replies, never what follows them
-    (an SSH server speaks first, and its banner must stay in the socket)."""
-    connection = socks5.SOCKS5Connection()
-    connection.send(socks5.SOCKS5AuthMethodsRequest([socks5.SOCKS5AuthMethod.NO_AUTH_REQUIRED]))
-    greeting = f"{name} did not answer the SOCKS5 handshake {within}"
-    auth = _reply(sock, connection, name, _auth_reply_size, ProxyUnreachableError(greeting))
-    if not isinstance(auth, socks5.SOCKS5AuthReply) or (
-        auth.method != socks5.SOCKS5AuthMethod.NO_AUTH_REQUIRED
-    ):
-        raise ProxyUnreachableError(f"{name} wants authentication ccops lacks")
-    connection.send(
-        socks5.SOCKS5CommandRequest.from_address(socks5.SOCKS5Command.CONNECT, (host, port))
-    )
-    slow = UnreachableError(f"{name} did not connect to {host}:{port} {within}")
-    reply = _reply(sock, connection, name, _command_reply_size, slow)
-    if not isinstance(reply, socks5.SOCKS5Reply):
-        raise ProxyUnreachableError(f"{name} answered something unreadable")
-    if reply.reply_code != socks5.SOCKS5ReplyCode.SUCCEEDED:
-        reason = _REPLIES.get(reply.reply_code, f"SOCKS reply {reply.reply_code}")
-        raise UnreachableError(f"{host}:{port} does not answer through the {name} ({reason})")
+def _refusal(exc: ProxyConnectionError, limit: str) -> str:
+    """Why the TCP connection to the proxy failed: python-socks keeps the errno (none after a
+    timeout; negative for a name that does not resolve), its text names the proxy."""
+    if exc.errno is None:
+        return f"no connection {limit}"
+    return os.strerror(exc.errno) if exc.errno > 0 else str(exc.strerror)
 
 
-def _reply(
-    sock: socket.socket,
-    connection: socks5.SOCKS5Connection,
-    name: str,
-    size: Callable[[bytes], int],
-    timed_out: Exception,
-) -> object:
-    """Send what ``connection`` has queued and read one whole reply, ``size(so_far)`` long."""
-    data = b""
-    try:
-        sock.sendall(connection.data_to_send())
-        while len(data) < (length := size(data)):
-            chunk = sock.recv(length - len(data))
-            if not chunk:
-                raise ProxyUnreachableError(
-                    f"{name} closed the connection during the SOCKS5 handshake"
-                )
-            data += chunk
-    except TimeoutError:
-        raise timed_out from None
-    except OSError as exc:
-        raise ProxyUnreachableError(f"{name} failed: {exc.strerror or exc}") from None
-    try:
-        return connection.receive_data(data)
-    except Exception:
-        raise ProxyUnreachableError(f"{name} does not speak SOCKS5") from None
-
-
-def _auth_reply_size(data: bytes) -> int:
-    """VER METHOD."""
-    return 2
-
-
-def _command_reply_size(data: bytes) -> int:
-    """VER REP RSV ATYP, then the bound address (by ATYP) and port."""
-    if len(data) < 5:
-        return 5
-    address = {1: 4, 4: 16}.get(data[3], 1 + data[4])  # IPv4, IPv6, or a length-prefixed name
-    return 4 + address + 2
+def _why(exc: BaseException) -> str:
+    return (exc.strerror if isinstance(exc, OSError) else None) or str(exc)
 
 
 def ssh_banner(address: str, proxy: str, timeout: float) -> str:
@@ -139,7 +170,7 @@ def ssh_banner(address: str, proxy: str, timeout: float) -> str:
         try:
             line = sock.makefile("rb").readline(256)
         except OSError as exc:
-            raise UnreachableError(f"{address}: no SSH banner ({exc.strerror or exc})") from None
+            raise UnreachableError(f"{address}: no SSH banner ({_why(exc)})") from None
     banner = line.decode("ascii", errors="replace").strip()
     if not banner.startswith("SSH-"):
         raise UnreachableError(f"{address} answers, but not as SSH ({banner[:40]!r})")
