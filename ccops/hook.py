@@ -110,7 +110,9 @@ def _write_atomic(path: Path, data: bytes) -> None:
     """Temp file and rename; the caller holds the lock, so the pid names it uniquely."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
-        tmp.write_bytes(data)
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -121,7 +123,9 @@ def _append(log: Path, line: dict[str, Any]) -> None:
     with contextlib.suppress(FileNotFoundError):
         if log.stat().st_size > ROTATE_BYTES:
             os.replace(log, log.with_name(log.name + ".1"))
-    with log.open("a", encoding="utf-8") as handle:
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+    os.fchmod(fd, 0o600)  # a log an older ccops made 0644
+    with os.fdopen(fd, "a", encoding="utf-8") as handle:
         handle.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 

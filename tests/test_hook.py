@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from ccops.hook import ROTATE_BYTES, read_record, record_path
+from ccops.hook import ROTATE_BYTES, read_record, record, record_path
 
 HOOK = [sys.executable, "-I", "-m", "ccops.hook"]
 
@@ -105,3 +105,11 @@ def test_concurrent_hooks_lose_nothing(tmp_path: Path) -> None:
     assert len(data["events"]) == 12
     log = record_path(tmp_path, "builder").with_suffix(".jsonl")
     assert len(log.read_text().splitlines()) == 12
+
+
+def test_the_records_are_private(tmp_path: Path) -> None:
+    """Only the agent user reads what its hooks recorded (SECURITY.md: the state dir is 0600)."""
+    record(tmp_path, "builder", {"hook_event_name": "Stop"}, status_line=False)
+    files = sorted((tmp_path / "agents").glob("builder.hooks.*"))
+    assert files
+    assert {oct(f.stat().st_mode & 0o777) for f in files} == {"0o600"}
