@@ -13,7 +13,7 @@ import shlex
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
@@ -137,6 +137,14 @@ class WatchdogConfig(_Section):
     backoff_max: int = Field(1800, gt=0, description="seconds: the wait doubles up to this")
     backoff_reset: int = Field(600, gt=0, description="seconds up that end a crash backoff")
     instant_recovery: bool = Field(True, description="tmux pane-died hook runs a watchdog tick")
+    wedge_after: int = Field(
+        120, gt=0, description="seconds a working agent shows no sign of life before recovery"
+    )
+    wedge_step: int = Field(10, gt=0, description="seconds between rungs of the wedge ladder")
+    respawn: Literal["fresh", "resume"] = Field(
+        "fresh", description="resume: a respawn continues the conversation (claude --resume)"
+    )
+    resume_grace: int = Field(30, gt=0, description="a resumed agent dying sooner: start fresh")
 
     @model_validator(mode="after")
     def _backoff_grows(self) -> WatchdogConfig:

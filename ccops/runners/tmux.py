@@ -187,6 +187,9 @@ class TmuxServer:
     def press_enter(self, session: str) -> None:
         self._run("send-keys", "-t", target(session), "Enter")
 
+    def press_escape(self, session: str) -> None:
+        self._run("send-keys", "-t", target(session), "Escape")
+
     def attach(self, session: str) -> NoReturn:
         """Replace this process with a tmux client attached to the session."""
         argv = ["tmux", "-L", self.socket_name, "attach-session", "-t", target(session)]

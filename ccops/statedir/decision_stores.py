@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ccops.config import Config
-from ccops.decisions import handoff, watchdog
+from ccops.decisions import handoff, watchdog, wedge
 from ccops.statedir.store import StateStore
 
 
@@ -15,3 +15,8 @@ def watchdog_store(config: Config) -> StateStore[watchdog.WatchdogState]:
 def handoff_store(config: Config) -> StateStore[handoff.HandoffState]:
     """The handoff's state: claims seen, pending pings, Blocked."""
     return StateStore(config.paths.state_dir, "handoff", handoff.HandoffState)
+
+
+def wedge_store(config: Config) -> StateStore[wedge.WedgeState]:
+    """The wedge ladders: each agent's screen clock and the last rung climbed."""
+    return StateStore(config.paths.state_dir, "wedge", wedge.WedgeState)

@@ -14,6 +14,7 @@ from ccops.statedir.events import EventLog
 from ccops.statedir.rotation import rotate_logs
 from ccops.usecases.loops import Loops
 from ccops.usecases.observe import loops_seen, read_done_source, status_markers
+from ccops.usecases.wedge_tick import recover_wedged, resume_session
 from ccops.vocabulary import AGENT_NAMES
 
 
@@ -36,6 +37,7 @@ def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> lis
         if reading.problem:
             report.append(events.add("observe", problem=reading.problem)["problem"])
         markers = status_markers(config, reading)
+        report += recover_wedged(config, loops, events)  # wedged agents: usecases/wedge_tick.py
         seen = watchdog.WatchdogObservation(
             loops=loops_seen(loops, AGENT_NAMES),
             done=markers.done if markers else None,
@@ -79,9 +81,10 @@ def _act(loops: Loops, events: EventLog, action: watchdog.WatchdogAction, now: f
 
 def _restart(loops: Loops, events: EventLog, action: watchdog.WatchdogAction, now: float) -> str:
     assert action.loop is not None
-    name, wait = action.loop, None
+    name, wait, resume = action.loop, None, None
     try:
-        result = str(loops.start(name, action.not_before))
+        resume = resume_session(loops.config, name, now)  # watchdog.respawn = "resume"
+        result = str(loops.start(name, action.not_before, resume=resume))
     except CcopsError as error:  # one loop's failure never stops the other's handling
         result = f"restart failed: {error}"
     else:
@@ -89,5 +92,7 @@ def _restart(loops: Loops, events: EventLog, action: watchdog.WatchdogAction, no
             wait = round(action.not_before - now, 3)
             result += f", waits {wait:.0f} s until {clock_time(action.not_before)} (crash backoff)"
     fields = {"reason": action.reason, "result": result, "not_before": action.not_before}
+    if resume is not None:
+        fields["resume"] = resume
     events.add("restart", loop=name, wait=wait, **fields)
     return f"{name}: {action.reason}: {result}"
