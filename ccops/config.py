@@ -144,7 +144,6 @@ class WatchdogConfig(_Section):
     respawn: Literal["fresh", "resume"] = Field(
         "fresh", description="resume: a respawn continues the conversation (claude --resume)"
     )
-    resume_grace: int = Field(30, gt=0, description="a resumed agent dying sooner: start fresh")
 
     @model_validator(mode="after")
     def _backoff_grows(self) -> WatchdogConfig:

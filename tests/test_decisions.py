@@ -54,14 +54,16 @@ def test_wedge(case: dict[str, Any]) -> None:
 
 
 def test_resume_falls_back_to_fresh_when_the_resumed_agent_dies_at_once() -> None:
-    policy = wedge.WedgePolicy(respawn="resume", resume_grace=30)
-    state, mode = wedge.respawn_mode(wedge.WedgeState(), "builder", "sess-1", 100, policy)
+    policy = wedge.WedgePolicy(respawn="resume")
+    state, mode = wedge.respawn_mode(wedge.WedgeState(), "builder", ("s1", 50), 100, policy)
     assert mode == "resume"
-    state, mode = wedge.respawn_mode(state, "builder", "sess-1", 105, policy)
-    assert mode == "fresh"
-    assert wedge.respawn_mode(state, "builder", "sess-1", 500, policy)[1] == "resume"
+    resumed = state
+    state, mode = wedge.respawn_mode(resumed, "builder", ("s1", 50), 105, policy)
+    assert mode == "fresh"  # no SessionStart since the resume: it failed
+    assert wedge.respawn_mode(resumed, "builder", ("s1", 101), 500, policy)[1] == "resume"
+    assert wedge.respawn_mode(state, "builder", ("s2", 200), 500, policy)[1] == "resume"
     assert wedge.respawn_mode(state, "builder", None, 900, policy)[1] == "fresh"
-    assert wedge.respawn_mode(state, "builder", "s", 900, wedge.WedgePolicy())[1] == "fresh"
+    assert wedge.respawn_mode(state, "builder", ("s", 1), 900, wedge.WedgePolicy())[1] == "fresh"
 
 
 def test_delivered_ping_leaves_pending_and_is_not_offered_again() -> None:

@@ -9,21 +9,23 @@ line and its spinner: ticks over several ``wedge_after`` leave it alone.
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from claude_api import FakeMessagesAPI
-from conftest import Setup, events
+from conftest import Setup, events, kill
 from freeze import frozen
 from test_claude_e2e import CLAUDE_BIN, first_run_home
 
 from ccops.decisions.agent_state import State
+from ccops.hook import read_record, record_path
 from ccops.runners.tmux import TmuxServer
 from ccops.statedir.events import EventLog
 from ccops.usecases.delivery import Delivery, Outcome
-from ccops.usecases.loops import Loops, wait_for
+from ccops.usecases.loops import Loops, LoopState, wait_for
 from ccops.usecases.overview import agent_state_of
 from ccops.usecases.watchdog_tick import watchdog_tick
 
@@ -136,3 +138,47 @@ def test_quiet_tool_call_and_stalled_stream_are_left_alone(
     assert _state(setup) is State.WORKING
     assert not _wedge_events(setup), report
     assert Loops(setup.config()).status("builder").pid == pid
+
+
+def test_resume_respawn_continues_the_conversation_or_falls_back_to_fresh(
+    setup: Setup, claude: FakeMessagesAPI
+) -> None:
+    setup.write_config(
+        claude={"command": [str(CLAUDE_BIN)], "skip_permissions": True, "allow_root": True},
+        watchdog={"instant_recovery": False, "respawn": "resume"},
+    )
+    config, loops = setup.config(), Loops(setup.config())
+    session = read_record(config.paths.state_dir, "builder")["events"]["SessionStart"]["session_id"]
+    kill(loops, "builder")
+    watchdog_tick(config)
+    assert _restart(setup).get("resume") == session
+    assert wait_for(lambda: len(claude.turns) >= 2 and _state(setup) is State.IDLE, 60)
+    start = read_record(config.paths.state_dir, "builder")["events"]["SessionStart"]
+    assert (start["source"], start["session_id"]) == ("resume", session)
+    assert len(claude.bodies[-1]["messages"]) > 1  # the earlier turn came along
+
+    _forget_session(config.paths.state_dir)  # a resume that fails: claude exits at once
+    kill(loops, "builder")
+    watchdog_tick(config)
+    assert _restart(setup).get("resume") == UNKNOWN_SESSION
+    assert wait_for(lambda: loops.status("builder").state is LoopState.DEAD, 30)
+    watchdog_tick(config)
+    assert "resume" not in _restart(setup)
+    assert wait_for(lambda: _state(setup) is State.IDLE, 60)
+    start = read_record(config.paths.state_dir, "builder")["events"]["SessionStart"]
+    assert start["source"] == "startup" and start["session_id"] != UNKNOWN_SESSION
+
+
+def _restart(setup: Setup) -> dict[str, object]:
+    return [e for e in events(setup, "restart") if e["loop"] == "builder"][-1]
+
+
+UNKNOWN_SESSION = "00000000-0000-4000-8000-000000000000"
+
+
+def _forget_session(state_dir: Path) -> None:
+    """Point the agent's record at a session claude does not know."""
+    path = record_path(state_dir, "builder")
+    record = json.loads(path.read_text())
+    record["events"]["SessionStart"]["session_id"] = UNKNOWN_SESSION
+    path.write_text(json.dumps(record))

@@ -13,7 +13,7 @@ watchdog respawns it). Any sign of life ends the ladder. Keys typed as text (``/
 left out: a composer that wakes up later would run them, or hand them to a dialog.
 
 With ``respawn = "resume"`` a respawn resumes the conversation (``claude --resume ID``);
-an agent that dies within ``resume_grace`` s of a resume is started fresh next.
+a resume that never reached SessionStart (claude exits at once) is followed by a fresh start.
 """
 
 from __future__ import annotations
@@ -36,7 +36,6 @@ class WedgePolicy(_Data):
     wedge_after: float = Field(120.0, gt=0, description="seconds without a sign of life")
     step_wait: float = Field(10.0, gt=0, description="seconds between rungs")
     respawn: Literal["fresh", "resume"] = "fresh"
-    resume_grace: float = Field(30.0, gt=0, description="a resumed agent dying sooner: fresh")
 
 
 class AgentSeen(_Data):
@@ -138,14 +137,19 @@ def resumed(state: WedgeState, name: AgentName, now: float) -> WedgeState:
 
 
 def respawn_mode(
-    state: WedgeState, name: AgentName, session_id: str | None, now: float, policy: WedgePolicy
+    state: WedgeState,
+    name: AgentName,
+    session: tuple[str, float] | None,
+    now: float,
+    policy: WedgePolicy,
 ) -> tuple[WedgeState, Literal["fresh", "resume"]]:
-    """How the next respawn of ``name`` starts: ``resume`` when asked for, a session is known,
-    and the last resume did not die within ``resume_grace`` s (then fresh, once)."""
+    """How the next respawn of ``name`` starts: ``resume`` when asked for and a session is
+    known (its id and SessionStart time), unless the last resume never started (then fresh)."""
     ladder = state.agents.get(name, Ladder())
-    failed = ladder.resumed_at is not None and now - ladder.resumed_at < policy.resume_grace
+    started = session[1] if session else None
+    failed = ladder.resumed_at is not None and (started is None or started < ladder.resumed_at)
     ladder = ladder.model_copy(update={"resumed_at": None})
     new_state = state.model_copy(update={"agents": {**state.agents, name: ladder}})
-    if policy.respawn == "fresh" or session_id is None or failed:
+    if policy.respawn == "fresh" or session is None or failed:
         return new_state, "fresh"
     return resumed(new_state, name, now), "resume"

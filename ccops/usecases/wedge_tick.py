@@ -34,7 +34,6 @@ def policy_of(config: Config) -> wedge.WedgePolicy:
         wedge_after=section.wedge_after,
         step_wait=section.wedge_step,
         respawn=section.respawn,
-        resume_grace=section.resume_grace,
     )
 
 
@@ -112,9 +111,9 @@ def resume_session(config: Config, name: AgentName, now: float) -> str | None:
     """The claude session a respawn of ``name`` resumes, or None for a fresh start."""
     record = read_record(config.paths.state_dir, name)
     start = (record.get("events") or {}).get("SessionStart") or {}
-    session_id = start.get("session_id")
-    known = session_id if isinstance(session_id, str) else None
+    session_id, started = start.get("session_id"), start.get("time")
+    known = (session_id, float(started)) if isinstance(session_id, str) and started else None
     with wedge_store(config).transaction() as (state, save):
         after, mode = wedge.respawn_mode(state, name, known, now, policy_of(config))
         save(after)
-    return session_id if mode == "resume" else None
+    return known[0] if known and mode == "resume" else None
