@@ -16,7 +16,7 @@ import shlex
 import tomllib
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import Annotated, Any, Literal, TypeVar
 from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import (
@@ -152,6 +152,13 @@ class WatchdogConfig(_Section):
         ge=0,
         description="seconds after a usage limit's reset before ccops resumes an agent"
         " (claude's own auto-continue fires 30-110 s after it)",
+    )
+    wedge_after: int = Field(
+        120, gt=0, description="seconds a working agent shows no sign of life before recovery"
+    )
+    wedge_step: int = Field(10, gt=0, description="seconds between rungs of the wedge ladder")
+    respawn: Literal["fresh", "resume"] = Field(
+        "fresh", description="resume: a respawn continues the conversation (claude --resume)"
     )
 
     @model_validator(mode="after")

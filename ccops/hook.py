@@ -40,6 +40,7 @@ KEPT = (
     "error",
     "trigger",
     "stop_hook_active",
+    "transcript_path",
 )
 STATUS_KEPT = ("session_id", "rate_limits", "model", "exceeds_200k_tokens")
 

@@ -7,7 +7,9 @@ conversation turn: the text of its last user message is recorded, in arrival ord
 
 ``limit(until, claim)`` makes it answer every message with the subscriber's usage-limit 429
 (the headers FACTS.md measured: the representative claim and the reset epoch), until
-``lift()``.
+``lift()``. ``stall()`` makes each streamed turn send its first events and then hold the
+stream open, sending nothing, until ``unstall()``. ``tool_use(command)`` answers the next
+turn with one Bash tool call running ``command`` (its result turn then gets the usual "ok").
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ class FakeMessagesAPI:
         self._requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.bodies: list[dict[str, Any]] = []  # the raw conversation turns, for debugging
         self._limit: tuple[int, str] | None = None
+        self._flowing = threading.Event()
+        self._flowing.set()
+        self._tool_calls: list[str] = []
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -83,6 +88,35 @@ class FakeMessagesAPI:
         """Answer messages again."""
         with self._lock:
             self._limit = None
+
+    def stall(self) -> None:
+        """Hold every streamed turn open after its first events, until ``unstall()``."""
+        self._flowing.clear()
+
+    def unstall(self) -> None:
+        """Let held streams, and later ones, finish."""
+        self._flowing.set()
+
+    def wait_flowing(self) -> None:
+        """Block while stalled (the server side of a held stream)."""
+        while not self._flowing.wait(0.5):
+            pass
+
+    def tool_use(self, command: str) -> None:
+        """Answer the next conversation turn with a Bash tool call running ``command``."""
+        with self._lock:
+            self._tool_calls.append(command)
+
+    def next_tool_call(self, body: dict[str, Any]) -> str | None:
+        """The queued command for this turn, when it is a new turn (not a tool result)."""
+        if not body.get("tools"):
+            return None
+        users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+        content = users[-1].get("content") if users else None
+        if isinstance(content, list) and any(b.get("type") == "tool_result" for b in content):
+            return None
+        with self._lock:
+            return self._tool_calls.pop(0) if self._tool_calls else None
 
     def limit_headers(self) -> dict[str, str] | None:
         """The 429's headers while limited, else None."""
@@ -172,46 +206,58 @@ def _handler(api: FakeMessagesAPI) -> type[BaseHTTPRequestHandler]:
                 self._send(404, {"type": "error", "error": {"type": "not_found_error"}})
 
         def _stream(self, body: dict[str, Any]) -> None:
-            events = [
-                ("message_start", {"type": "message_start", "message": _message(body, [])}),
-                (
-                    "content_block_start",
-                    {
-                        "type": "content_block_start",
-                        "index": 0,
-                        "content_block": {"type": "text", "text": ""},
-                    },
-                ),
-                (
-                    "content_block_delta",
-                    {
-                        "type": "content_block_delta",
-                        "index": 0,
-                        "delta": {"type": "text_delta", "text": REPLY},
-                    },
-                ),
-                ("content_block_stop", {"type": "content_block_stop", "index": 0}),
-                (
-                    "message_delta",
-                    {
-                        "type": "message_delta",
-                        "delta": {"stop_reason": "end_turn", "stop_sequence": None},
-                        "usage": {"output_tokens": 1},
-                    },
-                ),
-                ("message_stop", {"type": "message_stop"}),
-            ]
-            data = b"".join(
-                f"event: {name}\ndata: {json.dumps(event)}\n\n".encode() for name, event in events
-            )
+            command = api.next_tool_call(body)
+            head, tail = (_sse(part) for part in _stream_events(body, command))
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
-            self.send_header("Content-Length", str(len(data)))
+            self.send_header("Content-Length", str(len(head) + len(tail)))
             self.end_headers()
-            self.wfile.write(data)
+            self.wfile.write(head)
+            self.wfile.flush()
+            if body.get("tools"):
+                api.wait_flowing()
+            self.wfile.write(tail)
 
     return Handler
+
+
+def _sse(events: list[dict[str, Any]]) -> bytes:
+    return b"".join(f"event: {e['type']}\ndata: {json.dumps(e)}\n\n".encode() for e in events)
+
+
+def _stream_events(
+    body: dict[str, Any], command: str | None
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """A streamed answer split where a stall holds it: (first events, the rest).
+
+    The answer is the text "ok", or, given ``command``, one Bash tool call running it.
+    """
+    if command is None:
+        block: dict[str, Any] = {"type": "text", "text": ""}
+        delta: dict[str, Any] = {"type": "text_delta", "text": REPLY}
+        stop = "end_turn"
+    else:
+        block = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": "Bash"}
+        block["input"] = {}
+        tool_input = {"command": command, "description": "ccops test tool call", "timeout": 600000}
+        delta = {"type": "input_json_delta", "partial_json": json.dumps(tool_input)}
+        stop = "tool_use"
+    head = [
+        {"type": "message_start", "message": _message(body, [])},
+        {"type": "content_block_start", "index": 0, "content_block": block},
+    ]
+    tail = [
+        {"type": "content_block_delta", "index": 0, "delta": delta},
+        {"type": "content_block_stop", "index": 0},
+        {
+            "type": "message_delta",
+            "delta": {"stop_reason": stop, "stop_sequence": None},
+            "usage": {"output_tokens": 1},
+        },
+        {"type": "message_stop"},
+    ]
+    return head, tail
 
 
 def _message(body: dict[str, Any], content: list[dict[str, Any]]) -> dict[str, Any]:

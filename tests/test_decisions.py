@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ccops.decisions import agent_state, handoff, limits, watchdog
+from ccops.decisions import agent_state, handoff, limits, watchdog, wedge
 from ccops.decisions.markers import parse_status
 
 CASES = Path(__file__).parent / "cases"
@@ -42,6 +42,29 @@ def test_watchdog(case: dict[str, Any]) -> None:
     new_state, actions = watchdog.decide(state, seen, policy)
     assert new_state.model_dump(mode="json") == case["expect_state"]
     assert [a.model_dump(mode="json") for a in actions] == case["expect_actions"]
+
+
+@pytest.mark.parametrize("case", _cases("wedge"))
+def test_wedge(case: dict[str, Any]) -> None:
+    state = wedge.WedgeState.model_validate(case["state"])
+    seen = {k: wedge.AgentSeen.model_validate(v) for k, v in case["observation"].items()}
+    policy = wedge.WedgePolicy.model_validate(case["policy"])
+    new_state, actions = wedge.decide(state, seen, case["now"], policy)
+    assert new_state.model_dump(mode="json") == case["expect_state"]
+    assert [a.model_dump(mode="json") for a in actions] == case["expect_actions"]
+
+
+def test_resume_falls_back_to_fresh_when_the_resumed_agent_dies_at_once() -> None:
+    policy = wedge.WedgePolicy(respawn="resume")
+    state, mode = wedge.respawn_mode(wedge.WedgeState(), "builder", ("s1", 50), 100, policy)
+    assert mode == "resume"
+    resumed = state
+    state, mode = wedge.respawn_mode(resumed, "builder", ("s1", 50), 105, policy)
+    assert mode == "fresh"  # no SessionStart since the resume: it failed
+    assert wedge.respawn_mode(resumed, "builder", ("s1", 101), 500, policy)[1] == "resume"
+    assert wedge.respawn_mode(state, "builder", ("s2", 200), 500, policy)[1] == "resume"
+    assert wedge.respawn_mode(state, "builder", None, 900, policy)[1] == "fresh"
+    assert wedge.respawn_mode(state, "builder", ("s", 1), 900, wedge.WedgePolicy())[1] == "fresh"
 
 
 def test_delivered_ping_leaves_pending_and_is_not_offered_again() -> None:

@@ -104,12 +104,19 @@ def cli(config: Config, *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def agent_argv(
-    config: Config, name: AgentName, prompt: str, settings: Path | None = None
+    config: Config,
+    name: AgentName,
+    prompt: str,
+    settings: Path | None = None,
+    resume: str | None = None,
 ) -> list[str]:
-    """``claude [--settings F] [--remote-control S] [--dangerously-skip-permissions] PROMPT``."""
+    """``claude [--settings F] [--resume ID] [--remote-control S] [--dangerously-skip-permissions]
+    PROMPT``."""
     argv = list(config.claude.command)
     if settings is not None:
         argv += ["--settings", str(settings)]
+    if resume is not None:
+        argv += ["--resume", resume]
     if config.claude.remote_control:
         argv += ["--remote-control", config.agent(name).session]
     if config.claude.skip_permissions:
@@ -140,9 +147,10 @@ def launch_spec(
     *,
     settings: Path | None = None,
     not_before: float | None = None,
+    resume: str | None = None,
 ) -> LaunchSpec:
     """The spec for one agent, checked against this host."""
-    argv = agent_argv(config, name, prompt, settings)
+    argv = agent_argv(config, name, prompt, settings, resume)
     if shutil.which(argv[0]) is None:
         raise AgentCommandError(
             f"claude.command: {argv[0]!r} is not an executable on PATH: "

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ccops.config import Config
-from ccops.decisions import handoff, limits, notify, watchdog
+from ccops.decisions import handoff, limits, notify, watchdog, wedge
 from ccops.statedir.store import StateStore
 
 
@@ -25,3 +25,8 @@ def limits_store(config: Config) -> StateStore[limits.LimitsState]:
 def notify_store(config: Config) -> StateStore[notify.NotifyState]:
     """The notifier's state: its place in the event log, open incidents, unsent messages."""
     return StateStore(config.paths.state_dir, "notify", notify.NotifyState)
+
+
+def wedge_store(config: Config) -> StateStore[wedge.WedgeState]:
+    """The wedge ladders: each agent's screen clock and the last rung climbed."""
+    return StateStore(config.paths.state_dir, "wedge", wedge.WedgeState)

@@ -85,19 +85,23 @@ class Loops:
         return status
 
     def start(
-        self, name: AgentName, not_before: float | None = None, wake: bool = False
+        self,
+        name: AgentName,
+        not_before: float | None = None,
+        wake: bool = False,
+        resume: str | None = None,
     ) -> StartAction:
         """Alive → nothing; dead → respawn; missing → create. Never duplicates.
 
         The agent waits until ``not_before`` (a crash backoff); ``wake`` respawns a live
-        pane too (one still waiting out a backoff).
+        pane too (one still waiting out a backoff); ``resume`` continues that claude session.
         """
         session = self.session(name)
         with self._lock(session):
             pane = self.tmux.pane(session)
             if pane is not None and not pane.dead and not wake:
                 return StartAction.RUNNING
-            command = self._prepare(name, not_before)
+            command = self._prepare(name, not_before, resume)
             workdir = self.config.agent(name).workdir
             if pane is None:
                 hook = self._death_hook()
@@ -106,13 +110,26 @@ class Loops:
             self.tmux.respawn(session, workdir, command)
             return StartAction.RESPAWNED
 
+    def signal(self, name: AgentName, pid: int, number: int) -> bool:
+        """Send signal ``number`` to the agent if ``pid`` is still its pane's process."""
+        pane = self.tmux.pane(self.session(name))
+        if pane is None or pane.dead or pane.pid != pid:
+            return False
+        try:
+            os.kill(pid, number)
+        except ProcessLookupError:
+            return False
+        return True
+
     def stop(self, name: AgentName) -> bool:
         """Kill the loop's session; False when there was none."""
         session = self.session(name)
         with self._lock(session):
             return self.tmux.kill(session)
 
-    def _prepare(self, name: AgentName, not_before: float | None) -> list[str]:
+    def _prepare(
+        self, name: AgentName, not_before: float | None, resume: str | None = None
+    ) -> list[str]:
         """Check the workdir, render the prompt, write the launch spec."""
         workdir = self.config.agent(name).workdir
         if not workdir.is_dir():
@@ -123,7 +140,13 @@ class Loops:
         settings = write_settings(self.state_dir, name, self.session(name))
         prompt = render_prompt(self.config, name)
         spec = launch_spec(
-            self.config, name, prompt, os.geteuid(), settings=settings, not_before=not_before
+            self.config,
+            name,
+            prompt,
+            os.geteuid(),
+            settings=settings,
+            not_before=not_before,
+            resume=resume,
         )
         spec_path = self.state_dir / "launch" / f"{self.session(name)}.json"
         write_spec(spec, spec_path)

@@ -23,6 +23,7 @@ from ccops.usecases.observe import (
     status_markers,
 )
 from ccops.usecases.repo import adversary_clone
+from ccops.usecases.wedge_tick import recover_wedged, resume_session
 from ccops.vocabulary import AGENT_NAMES
 
 
@@ -52,6 +53,7 @@ def _tick(config: Config, clock: Callable[[], float]) -> list[str]:
         if reading.problem:
             report.append(events.add("observe", problem=reading.problem)["problem"])
         markers = status_markers(config, reading)
+        report += recover_wedged(config, loops, events)  # wedged agents: usecases/wedge_tick.py
         seen = watchdog.WatchdogObservation(
             loops=loops_seen(loops, repo.supervised(AGENT_NAMES, waiting is not None)),
             done=markers.done if markers else None,
@@ -142,9 +144,10 @@ def _restart(
     loops: Loops, events: EventLog, action: watchdog.WatchdogAction, now: float, recent: int
 ) -> str:
     assert action.loop is not None
-    name, wait = action.loop, None
+    name, wait, resume = action.loop, None, None
     try:
-        result = str(loops.start(name, action.not_before))
+        resume = resume_session(loops.config, name, now)  # watchdog.respawn = "resume"
+        result = str(loops.start(name, action.not_before, resume=resume))
     except CcopsError as error:  # one loop's failure never stops the other's handling
         result = f"restart failed: {error}"
     else:
@@ -152,5 +155,7 @@ def _restart(
             wait = round(action.not_before - now, 3)
             result += f", waits {wait:.0f} s until {clock_time(action.not_before)} (crash backoff)"
     fields = {"reason": action.reason, "result": result, "not_before": action.not_before}
+    if resume is not None:
+        fields["resume"] = resume
     events.add("restart", loop=name, wait=wait, recent=recent, **fields)
     return f"{name}: {action.reason}: {result}"
