@@ -268,6 +268,20 @@ def test_damaged_clone_fails(rig: Rig, damage: Any, words: list[str]) -> None:
     failing(rig, "clone builder", *words)
 
 
+def test_first_day_clones_wait_for_the_repo(rig: Rig) -> None:
+    """Before the repo exists: an empty Builder workdir and no Adversary clone are skipped as
+    waiting, not failed."""
+    builder = rig.clone("builder")
+    shutil.rmtree(builder)
+    builder.mkdir()
+    shutil.rmtree(rig.clone("adversary"))
+    checks = rig.checks(0)
+    for name, words in (("builder", "is empty"), ("adversary", "not cloned yet")):
+        for check in (f"clone {name}", f"push {name}"):
+            assert checks[check]["status"] == "skip", checks[check]
+            assert words in checks[check]["detail"], checks[check]
+
+
 @pytest.fixture
 def read_only_remote(rig: Rig) -> Iterator[str]:
     """The test origin served by `git daemon` without receive-pack: fetch works, push does not."""

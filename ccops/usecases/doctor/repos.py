@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ccops.config import Config, mask_url_secret
+from ccops.decisions.repo import WAITS_FOR_REPO
 from ccops.runners import git
 from ccops.usecases.doctor.check import Finding, fail, ok, skip
 from ccops.usecases.doctor.host import user
@@ -14,9 +15,23 @@ PUSH_TIMEOUT = 10.0
 _URL_USERINFO = re.compile(r"://[^/\s@]+@")  # git hides it already; so do we
 
 
-def clone(config: Config, name: AgentName) -> Finding:
-    """The agent's workdir is a git clone, on a branch with an upstream."""
+def waiting(config: Config, name: AgentName) -> str | None:
+    """Why the agent's clone cannot be checked yet on the first day, or None: the Builder's
+    workdir is empty until it creates the repo; the Adversary's is cloned once it answers."""
     workdir = config.agent(name).workdir
+    if name == WAITS_FOR_REPO and not workdir.exists():
+        return f"{workdir} is not cloned yet: the watchdog clones it once the repo answers"
+    if workdir.is_dir() and not any(workdir.iterdir()):
+        return f"{workdir} is empty: waiting for the Builder to create the repo"
+    return None
+
+
+def clone(config: Config, name: AgentName) -> Finding:
+    """The agent's workdir is a git clone, on a branch with an upstream (skipped while it
+    waits for the repo)."""
+    workdir = config.agent(name).workdir
+    if why := waiting(config, name):
+        return skip(why)
     if not workdir.is_dir():
         return fail(f"{workdir} does not exist", f"clone cc-ci there, or fix agents.{name}.workdir")
     top = git.toplevel(workdir)
@@ -46,6 +61,8 @@ def pushable(config: Config, name: AgentName) -> Finding:
     would see those, but writes to the shared remote, which a check must not.
     """
     workdir = config.agent(name).workdir
+    if why := waiting(config, name):
+        return skip(why)
     branch = git.branch(workdir)
     target = git.push_target(workdir, branch) if branch else None
     if target is None:  # the clone check passed moments ago
