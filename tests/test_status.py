@@ -11,7 +11,7 @@ import subprocess
 import time
 from typing import Any
 
-from conftest import CCOPS, Setup, ok
+from conftest import CCOPS, Setup, fails, ok
 from faulty_proxy import FaultyProxy
 from incus_env import Vm
 from notify_receiver import receiver
@@ -257,3 +257,7 @@ def _read_until(fd: int, enough: Any, limit: float = 30) -> str:
             break
         text += chunk.decode(errors="replace")
     return text
+
+
+def test_watch_with_json_is_refused_in_one_line(setup: Setup) -> None:
+    fails(setup.ccops("status", "--watch", "--json"), 2, "--watch", "leave out --json")
