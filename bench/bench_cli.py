@@ -7,15 +7,19 @@ change in the machine's load hits all of them alike:
 - ``import typer, pydantic``: the floor of a command built on ccops's CLI and
   config libraries (exiting as ccops does, see ``ccops.cli.main``);
 - ``ccops status`` as a fresh process, with the bytecode cache on (what a deployed ccops
-  runs once its ``__pycache__`` exists), and in this environment as it is (with
-  ``PYTHONDONTWRITEBYTECODE=1`` and no ``.pyc`` files, every module is compiled on each run);
-- in-process ``overview()``: gathering the facts that ``ccops status`` shows.
+  runs once its ``__pycache__`` exists): with the VM part, read from the real incusd through
+  microsocks (tests/incus_env.py), and with ``--no-vm``; and with ``--no-vm`` in this
+  environment as it is (with ``PYTHONDONTWRITEBYTECODE=1`` and no ``.pyc`` files, every module
+  is compiled on each run);
+- in-process ``overview()``: gathering the facts that ``ccops status`` shows, with and
+  without the VM.
 
-Run: .venv/bin/python bench/bench_cli.py [ROUNDS]
+Needs what ``.ci/setup-incus`` installs, as root. Run: .venv/bin/python bench/bench_cli.py [ROUNDS]
 """
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import statistics
@@ -28,10 +32,14 @@ from pathlib import Path
 
 from bench_handoff import quiet_config
 
+from ccops.config import load_config
 from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import Loops
 from ccops.usecases.overview import overview
 from ccops.usecases.watchdog_tick import watchdog_tick
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+from incus_env import IncusEnv, incus_environment
 
 CCOPS = str(Path(sys.executable).with_name("ccops"))
 LIBRARIES = "import gc, typer, pydantic; gc.freeze()"  # exits the way ccops does
@@ -64,6 +72,14 @@ def p95(values: list[float]) -> float:
     return statistics.quantiles(values, n=100)[94]
 
 
+def with_incus(config_file: Path, env: IncusEnv) -> Path:
+    """The config with an ``[incus]`` section aimed at the test incusd through its proxy."""
+    lines = ["[incus]", *(f"{k} = {json.dumps(v)}" for k, v in env.incus_config().items())]
+    path = config_file.with_name("ccops-vm.toml")
+    path.write_text(config_file.read_text() + "\n" + "\n".join(lines) + "\n")
+    return path
+
+
 def main() -> None:
     rounds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
     root = Path(tempfile.mkdtemp(prefix="ccops-bench-ws-"))
@@ -71,22 +87,28 @@ def main() -> None:
     (root / "tmux").mkdir()
     config, config_file = quiet_config(root)
     loops = Loops(config)
-    status = [CCOPS, "-c", str(config_file), "status"]
     as_is = dict(os.environ)
     cached = cached_env(root / "pycache")
-    ways = {
-        "python -c pass": command([sys.executable, "-c", "pass"], cached),
-        "import typer, pydantic": command([sys.executable, "-c", LIBRARIES], cached),
-        "ccops status, bytecode cached": command(status, cached),
-        "ccops status, environment as is": command(status, as_is),
-        "in-process overview()": lambda: overview(config),
-    }
     try:
-        handoff_tick(config)
-        loops.start("builder")
-        loops.start("adversary")
-        watchdog_tick(config)
-        results = interleaved(ways, rounds)
+        with incus_environment(root / "incus") as env:
+            env.ensure_running(env.instance)
+            vm_file = with_incus(config_file, env)
+            vm_config = load_config(vm_file)
+            status = [CCOPS, "-c", str(vm_file), "status"]
+            ways = {
+                "python -c pass": command([sys.executable, "-c", "pass"], cached),
+                "import typer, pydantic": command([sys.executable, "-c", LIBRARIES], cached),
+                "ccops status + VM, cached": command(status, cached),
+                "ccops status --no-vm, cached": command([*status, "--no-vm"], cached),
+                "ccops status --no-vm, as is": command([*status, "--no-vm"], as_is),
+                "in-process overview() + VM": lambda: overview(vm_config),
+                "in-process overview(vm=False)": lambda: overview(vm_config, vm=False),
+            }
+            handoff_tick(config)
+            loops.start("builder")
+            loops.start("adversary")
+            watchdog_tick(config)
+            results = interleaved(ways, rounds)
     finally:
         for name in ("builder", "adversary"):
             loops.stop(name)

@@ -47,3 +47,17 @@ def test_status_imports_neither_other_commands_nor_their_libraries(setup: Setup)
     unused = {"ccops.cli.loops", "ccops.cli.vm", "jinja2", "libtmux", "httpx", "cryptography"}
     unused |= {"ccops.cli.notify", "apprise", "requests"}
     assert not unused & modules
+
+
+def test_status_without_the_vm_part_imports_no_http_client(setup: Setup) -> None:
+    """With incus.address set, only the VM part loads httpx: --no-vm never does."""
+    setup.write_config(incus={"address": "127.0.0.1"})
+    network = {"httpx", "httpx_socks", "python_socks", "ccops.runners.incus"}
+    assert not network & imported_by("-c", str(setup.config_file), "status", "--no-vm")
+
+
+def test_vm_help_imports_no_http_client() -> None:
+    """``ccops vm ... --help`` never loads the Incus runner (httpx, httpx-socks): a command does."""
+    network = {"httpx", "httpx_socks", "python_socks", "ccops.runners.incus"}
+    for args in (["vm", "--help"], ["vm", "state", "--help"], ["vm", "restart", "--help"]):
+        assert not network & imported_by(*args), args

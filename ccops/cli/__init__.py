@@ -21,7 +21,7 @@ COMMANDS = (
     LazyCommand(
         "status",
         "ccops.cli.status:status",
-        "Show the loops, gate claims, last pings, Blocked, DONE and the last ticks.",
+        "Show the loops, agents, gate claims, pings, Blocked, DONE, incidents and the VM.",
     ),
     LazyCommand(
         "doctor",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -10,8 +10,10 @@ from ccops.cli.common import config_of, duration, print_json
 from ccops.config import Config
 from ccops.decisions.budget import budget, human
 from ccops.errors import ConfigError, OverBudgetError
-from ccops.runners.incus import Incus
 from ccops.usecases.vm import VmActions, instance_state, vm_lock
+
+if TYPE_CHECKING:
+    from ccops.runners.incus import Incus
 
 app = typer.Typer(help="Inspect and rescue the cc-nix-test Incus VM.", no_args_is_help=True)
 
@@ -29,6 +31,9 @@ TimeoutOption = Annotated[
 
 
 def _connect(config: Config, insecure: bool) -> Incus:
+    """A session with Incus; httpx and python-socks load here, when a command runs."""
+    from ccops.runners.incus import Incus  # noqa: PLC0415 - not for --help
+
     incus = Incus(config, insecure=insecure)
     if insecure:
         typer.echo(

@@ -90,13 +90,13 @@ def _client_context(config: Config) -> ssl.SSLContext:
     return context
 
 
-def _pin(config: Config, context: ssl.SSLContext) -> str:
+def _pin(config: Config, context: ssl.SSLContext, timeout_key: str) -> str:
     """Trust exactly the pinned server certificate (returned as PEM); refuse before any
     request otherwise."""
     incus = config.incus
     if incus.server_fingerprint:
         der = proxy.peer_certificate(
-            incus.address, incus.port, incus.proxy, incus.timeout, timeout_key=TIMEOUT_KEY
+            incus.address, incus.port, incus.proxy, incus.timeout, timeout_key=timeout_key
         )
         if fingerprint(der) != incus.server_fingerprint:
             raise TlsPinError(
@@ -126,21 +126,28 @@ def _pin(config: Config, context: ssl.SSLContext) -> str:
 
 
 class Incus:
-    """A session with the Incus API of ``incus.address``; use it as a context manager."""
+    """A session with the Incus API of ``incus.address``; use it as a context manager.
 
-    def __init__(self, config: Config, insecure: bool = False) -> None:
+    ``timeout_key`` names the setting behind ``incus.timeout`` in messages (a caller that
+    shortens the timeout names its own bound).
+    """
+
+    def __init__(
+        self, config: Config, insecure: bool = False, timeout_key: str = TIMEOUT_KEY
+    ) -> None:
         required(config.incus.address, "incus.address")
         self.config = config.incus
+        self.timeout_key = timeout_key
         self.pin = "none (--insecure)" if insecure else str(pin_path(config))
         context = _client_context(config)
         # The server certificate trusted, as PEM (None with --insecure): recreate hands it on.
-        self.server_pem = None if insecure else _pin(config, context)
+        self.server_pem = None if insecure else _pin(config, context, timeout_key)
         self.http = http.client(
             f"https://{self.config.address}:{self.config.port}",
             context,
             self.config.proxy,
             self.config.timeout,
-            TIMEOUT_KEY,
+            timeout_key,
         )
 
     def __enter__(self) -> Incus:
@@ -176,7 +183,7 @@ class Incus:
         except httpx.TimeoutException:
             raise IncusTimeoutError(
                 f"{self.route} did not answer {method} {path} within "
-                f"{self.config.timeout:g} s ({TIMEOUT_KEY})"
+                f"{self.config.timeout:g} s ({self.timeout_key})"
             ) from None
         except httpx.ConnectError as exc:  # TCP (direct only) or TLS
             raise self._connect_error(exc) from None

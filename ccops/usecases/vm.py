@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ccops.config import Config, required
 from ccops.errors import (
@@ -21,10 +21,11 @@ from ccops.errors import (
     IncusTimeoutError,
     OperationFailedError,
 )
-from ccops.runners import proxy
-from ccops.runners.incus import Incus
 from ccops.statedir.events import EventLog
 from ccops.statedir.files import locked
+
+if TYPE_CHECKING:  # the runner (httpx, python-socks) is imported by the code that connects
+    from ccops.runners.incus import Incus
 
 POLL = 0.5
 
@@ -183,6 +184,8 @@ class VmActions:
 
 def until_reachable(config: Config, deadline: float) -> str:
     """Wait until the VM's SSH answers through the proxy; its banner."""
+    from ccops.runners import proxy  # noqa: PLC0415 - python-socks only when it waits
+
     address, via = required(config.vm.reach_address, "vm.reach_address"), config.incus.proxy
     while True:
         try:
