@@ -13,13 +13,36 @@ conversation turn: the text of its last user message is recorded, in arrival ord
 from __future__ import annotations
 
 import json
+import os
 import re
 import threading
+import time
 import uuid
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+CLAUDE_VERSION = "2.1.331"
+CLAUDE_BIN = (
+    Path(os.environ.get("CCOPS_CACHE_DIR", "/var/cache/ccops"))
+    / f"claude-{CLAUDE_VERSION}"
+    / "node_modules"
+    / ".bin"
+    / "claude"
+)
+API_KEY = "sk-ant-api03-ccops-e2e-" + "x" * 40
+OAUTH_TOKEN = "sk-ant-oat01-x"
+OFFLINE = {
+    "DISABLE_AUTOUPDATER": "1",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+    "CLAUDE_CODE_MODEL_CATALOG": "off",
+    "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
+}
+"""What keeps claude 2.1.331 off every host but the local API (FACTS.md)."""
 REPLY = "ok"
 PASTED = re.compile(r"<pasted_content[^>]*>(.*?)</pasted_content[^>]*>", re.DOTALL)
 REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
@@ -36,12 +59,38 @@ def user_text(message: dict[str, Any]) -> str:
     return PASTED.sub(lambda match: match.group(1), text).strip()
 
 
+def first_run_home(home: Path, workdirs: list[Path]) -> None:
+    """A HOME in which claude 2.1.331 shows none of its first-run dialogs in ``workdirs``."""
+    home.mkdir()
+    state = {
+        "hasCompletedOnboarding": True,
+        "theme": "dark",
+        "projects": {str(w.resolve()): {"hasTrustDialogAccepted": True} for w in workdirs},
+        "customApiKeyResponses": {"approved": [API_KEY[-20:]], "rejected": []},
+    }
+    (home / ".claude.json").write_text(json.dumps(state))
+    (home / ".claude").mkdir()
+    (home / ".claude" / "settings.json").write_text(
+        json.dumps({"skipDangerousModePermissionPrompt": True})
+    )
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One conversation turn as the server saw it: when (epoch s), its last user message's
+    text, and whether it was refused with the usage-limit 429."""
+
+    at: float
+    text: str
+    refused: bool
+
+
 class FakeMessagesAPI:
     """``with FakeMessagesAPI() as api:`` serves on ``api.url`` until the block ends."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._turns: list[str] = []
+        self._turns: list[Turn] = []
         self._requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.bodies: list[dict[str, Any]] = []  # the raw conversation turns, for debugging
         self._limit: tuple[int, str] | None = None
@@ -102,6 +151,11 @@ class FakeMessagesAPI:
     @property
     def turns(self) -> list[str]:
         """The last user message of each conversation turn, in arrival order."""
+        return [turn.text for turn in self.log]
+
+    @property
+    def log(self) -> list[Turn]:
+        """Every conversation turn, refused ones included, in arrival order."""
         with self._lock:
             return list(self._turns)
 
@@ -110,12 +164,15 @@ class FakeMessagesAPI:
         with self._lock:
             return list(self._requests)
 
-    def _record(self, method: str, path: str, body: dict[str, Any] | None) -> None:
+    def _record(
+        self, method: str, path: str, body: dict[str, Any] | None, refused: bool = False
+    ) -> None:
         with self._lock:
             self._requests.append((method, path))
             if body and body.get("tools") and path == "/v1/messages":
                 users = [m for m in body.get("messages", []) if m.get("role") == "user"]
-                self._turns.append(user_text(users[-1]) if users else "")
+                text = user_text(users[-1]) if users else ""
+                self._turns.append(Turn(time.time(), text, refused))
                 self.bodies.append(body)
 
 
@@ -156,11 +213,11 @@ def _handler(api: FakeMessagesAPI) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self._body()
             path = self.path.split("?", 1)[0]
-            api._record("POST", path, body)
+            limited = api.limit_headers()
+            api._record("POST", path, body, refused=limited is not None)
             if path == "/v1/messages/count_tokens":
                 self._send(200, {"input_tokens": 10})
             elif path == "/v1/messages" and body is not None:
-                limited = api.limit_headers()
                 if limited is not None:
                     error = {"type": "rate_limit_error", "message": "usage limit reached"}
                     self._send(429, {"type": "error", "error": error}, limited)
