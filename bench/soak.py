@@ -5,7 +5,9 @@ STATUS.md (the handoff tick pings the Adversary), odd ones a new REVIEW.md the A
 clone pushes (the tick pings the Builder). Both agents are the real claude 2.1.331, logged in
 as a subscriber, in real tmux, talking to tests/claude_api.py's local Messages API, whose
 record of conversation turns is the ground truth: a handoff arrived when an answered turn
-carries its ping id; it is lost when none does, duplicated when more than one does.
+carries its ping id; it is lost when none does, duplicated when one claude session got it
+twice. A ping whose agent was killed during its turn is typed again into the restarted one:
+that second copy is counted apart ("resent"), since the first went down with the session.
 
 Ticks run as a deploy runs them: ``ccops handoff`` as a fresh process right after the push
 (the path unit), then again every ROUND seconds until the ping is seen (the timer), with a
@@ -43,11 +45,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from claude_api import CLAUDE_BIN, OAUTH_TOKEN, OFFLINE, FakeMessagesAPI, first_run_home
+from claude_api import CLAUDE_BIN, OAUTH_TOKEN, OFFLINE, FakeMessagesAPI, Turn, first_run_home
 
 from ccops.config import Config, load_config
 from ccops.decisions.agent_state import State
 from ccops.decisions.handoff import Ping
+from ccops.hook import read_record
 from ccops.runners import git
 from ccops.usecases.handoff_tick import handoff_tick, ping_id
 from ccops.usecases.loops import Loops, LoopState, wait_for
@@ -79,6 +82,7 @@ class Figures:
     seconds: float = 0.0
     lost: list[str] = field(default_factory=list)
     duplicated: list[str] = field(default_factory=list)
+    resent: list[str] = field(default_factory=list)  # again to an agent restarted mid-turn
     latencies: list[float] = field(default_factory=list)
     resume_delays: list[float] = field(default_factory=list)
     held_delays: list[float] = field(default_factory=list)
@@ -101,8 +105,15 @@ class Rig:
 
     def seen(self, ident: str) -> list[float]:
         """When answered turns carried the ping ``ident``."""
+        return [t.at for t in self._carrying(ident)]
+
+    def sessions(self, ident: str) -> list[str]:
+        """The claude session of each answered turn that carried ``ident``."""
+        return [t.session for t in self._carrying(ident)]
+
+    def _carrying(self, ident: str) -> list[Turn]:
         mark = f"[ccops ping {ident}]"
-        return [t.at for t in self.api.log if mark in t.text and not t.refused]
+        return [t for t in self.api.log if mark in t.text and not t.refused]
 
 
 def make_plan(n: int, rng: random.Random, agent_kills: int, tick_kills: int, limits: int) -> Plan:
@@ -153,8 +164,8 @@ def rig(root: Path, rng: random.Random) -> Iterator[Rig]:
             try:
                 for name in AGENT_NAMES:
                     loops.start(name)
-                if not wait_for(lambda: all(idle(config, n) for n in AGENT_NAMES), START):
-                    raise SystemExit("soak: the agents never came up idle")
+                if not wait_for(lambda: all(launched(config, n) for n in AGENT_NAMES), START):
+                    raise SystemExit("soak: the agents never ended their first turn")
                 handoff_tick(config)  # the baseline
                 yield Rig(root, config_file, config, api, rng)
             finally:
@@ -194,8 +205,9 @@ def write_config(root: Path) -> Path:
     return path
 
 
-def idle(config: Config, name: AgentName) -> bool:
-    return agent_state_of(config, name).state is State.IDLE
+def launched(config: Config, name: AgentName) -> bool:
+    """The agent has ended the turn of the prompt it was launched with."""
+    return "Stop" in read_record(config.paths.state_dir, name).get("events", {})
 
 
 def push(rig: Rig, to: AgentName) -> str:
@@ -300,11 +312,13 @@ def soak(root: Path, n: int, plan: Plan, seed: int = 0) -> Figures:
         time.sleep(SETTLE)
         r.figures.seconds = time.monotonic() - started
         for ident, pushed in r.pushed.items():
-            times = r.seen(ident)
+            times, sessions = r.seen(ident), r.sessions(ident)
             if not times:
                 r.figures.lost.append(ident)
-            elif len(times) > 1:
+            elif len(set(sessions)) < len(sessions):
                 r.figures.duplicated.append(ident)
+            elif len(sessions) > 1:
+                r.figures.resent.append(ident)
             if times:
                 r.figures.latencies.append(min(times) - pushed)
         return r.figures
@@ -323,6 +337,8 @@ def report(figures: Figures) -> str:
             f" {len(figures.resume_delays)} limit windows",
             f"lost        {len(figures.lost)} {' '.join(figures.lost)}",
             f"duplicated  {len(figures.duplicated)} {' '.join(figures.duplicated)}",
+            f"resent      {len(figures.resent)} (to the new agent after one killed mid-turn)"
+            f" {' '.join(figures.resent)}",
             f"latency     push → turn at the API: p50 {statistics.median(lat) if lat else 0:.2f} s,"
             f" p95 {p95:.2f} s, max {max(lat, default=0):.2f} s",
             f"resume      reset → the limited ping's turn answered: {delays}",

@@ -5,9 +5,10 @@ request asks for ``stream: true`` and as one JSON message otherwise; any other p
 harmless answer so claude never waits on it. Each request that carries ``tools`` is a
 conversation turn: the text of its last user message is recorded, in arrival order.
 
-``limit(until, claim)`` makes it answer every message with the subscriber's usage-limit 429
-(the headers FACTS.md measured: the representative claim and the reset epoch), until
-``lift()``.
+``slow(seconds)`` makes each turn's answer wait that long (a long turn, during which claude
+queues what is typed). ``limit(until, claim)`` makes it answer every message with the
+subscriber's usage-limit 429 (the headers FACTS.md measured: the representative claim and the
+reset epoch), until ``lift()``.
 """
 
 from __future__ import annotations
@@ -75,14 +76,24 @@ def first_run_home(home: Path, workdirs: list[Path]) -> None:
     )
 
 
+def session_of(body: dict[str, Any]) -> str:
+    """claude's session id, sent in ``metadata.user_id`` (a JSON object as a string)."""
+    try:
+        user = json.loads(body.get("metadata", {}).get("user_id", ""))
+    except (ValueError, AttributeError):
+        return ""
+    return str(user.get("session_id", "")) if isinstance(user, dict) else ""
+
+
 @dataclass(frozen=True)
 class Turn:
     """One conversation turn as the server saw it: when (epoch s), its last user message's
-    text, and whether it was refused with the usage-limit 429."""
+    text, whether it was refused with the usage-limit 429, and claude's session id."""
 
     at: float
     text: str
     refused: bool
+    session: str = ""
 
 
 class FakeMessagesAPI:
@@ -94,6 +105,7 @@ class FakeMessagesAPI:
         self._requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.bodies: list[dict[str, Any]] = []  # the raw conversation turns, for debugging
         self._limit: tuple[int, str] | None = None
+        self.delay = 0.0
         self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
@@ -127,6 +139,10 @@ class FakeMessagesAPI:
         """Refuse every message from now on: usage limit ``claim`` until epoch ``until``."""
         with self._lock:
             self._limit = (until, claim)
+
+    def slow(self, seconds: float) -> None:
+        """Wait ``seconds`` before answering each conversation turn (0: answer at once)."""
+        self.delay = seconds
 
     def lift(self) -> None:
         """Answer messages again."""
@@ -172,7 +188,7 @@ class FakeMessagesAPI:
             if body and body.get("tools") and path == "/v1/messages":
                 users = [m for m in body.get("messages", []) if m.get("role") == "user"]
                 text = user_text(users[-1]) if users else ""
-                self._turns.append(Turn(time.time(), text, refused))
+                self._turns.append(Turn(time.time(), text, refused, session_of(body)))
                 self.bodies.append(body)
 
 
@@ -221,12 +237,18 @@ def _handler(api: FakeMessagesAPI) -> type[BaseHTTPRequestHandler]:
                 if limited is not None:
                     error = {"type": "rate_limit_error", "message": "usage limit reached"}
                     self._send(429, {"type": "error", "error": error}, limited)
-                elif body.get("stream"):
-                    self._stream(body)
                 else:
-                    self._send(200, _message(body, [{"type": "text", "text": REPLY}]))
+                    self._answer(body)
             else:
                 self._send(404, {"type": "error", "error": {"type": "not_found_error"}})
+
+        def _answer(self, body: dict[str, Any]) -> None:
+            if body.get("tools"):
+                time.sleep(api.delay)
+            if body.get("stream"):
+                self._stream(body)
+            else:
+                self._send(200, _message(body, [{"type": "text", "text": REPLY}]))
 
         def _stream(self, body: dict[str, Any]) -> None:
             events = [
