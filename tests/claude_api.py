@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import sys
 import threading
 import time
 import uuid
@@ -106,7 +107,7 @@ class FakeMessagesAPI:
         self.bodies: list[dict[str, Any]] = []  # the raw conversation turns, for debugging
         self._limit: tuple[int, str] | None = None
         self.delay = 0.0
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -190,6 +191,14 @@ class FakeMessagesAPI:
                 text = user_text(users[-1]) if users else ""
                 self._turns.append(Turn(time.time(), text, refused, session_of(body)))
                 self.bodies.append(body)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing when claude, killed with SIGKILL, drops a connection mid-request."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler(api: FakeMessagesAPI) -> type[BaseHTTPRequestHandler]:
