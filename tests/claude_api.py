@@ -5,23 +5,49 @@ request asks for ``stream: true`` and as one JSON message otherwise; any other p
 harmless answer so claude never waits on it. Each request that carries ``tools`` is a
 conversation turn: the text of its last user message is recorded, in arrival order.
 
-``limit(until, claim)`` makes it answer every message with the subscriber's usage-limit 429
-(the headers FACTS.md measured: the representative claim and the reset epoch), until
-``lift()``. ``stall()`` makes each streamed turn send its first events and then hold the
-stream open, sending nothing, until ``unstall()``. ``tool_use(command)`` answers the next
-turn with one Bash tool call running ``command`` (its result turn then gets the usual "ok").
+``slow(seconds)`` makes each turn's answer wait that long (a long turn, during which claude
+queues what is typed). ``limit(until, claim)`` makes it answer every message with the
+subscriber's usage-limit 429 (the representative claim and the reset epoch in the headers
+claude reads), until ``lift()``. ``stall()`` makes each streamed turn send its first events and
+then hold the stream open, sending nothing, until ``unstall()``. ``tool_use(command)`` answers
+the next turn with one Bash tool call running ``command`` (its result turn then gets "ok").
 """
 
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 import threading
+import time
 import uuid
+from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+CLAUDE_VERSION = "2.1.331"
+CLAUDE_BIN = (
+    Path(os.environ.get("CCOPS_CACHE_DIR", "/var/cache/ccops"))
+    / f"claude-{CLAUDE_VERSION}"
+    / "node_modules"
+    / ".bin"
+    / "claude"
+)
+API_KEY = "sk-ant-api03-ccops-e2e-" + "x" * 40
+OAUTH_TOKEN = "sk-ant-oat01-x"
+OFFLINE = {
+    "DISABLE_AUTOUPDATER": "1",
+    "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
+    "DISABLE_TELEMETRY": "1",
+    "DISABLE_ERROR_REPORTING": "1",
+    "CLAUDE_CODE_MODEL_CATALOG": "off",
+    "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
+}
+"""What keeps claude 2.1.331 off every host but the local API: without the last two it still
+reaches for a model catalog and a plugin marketplace."""
 REPLY = "ok"
 PASTED = re.compile(r"<pasted_content[^>]*>(.*?)</pasted_content[^>]*>", re.DOTALL)
 REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
@@ -38,19 +64,56 @@ def user_text(message: dict[str, Any]) -> str:
     return PASTED.sub(lambda match: match.group(1), text).strip()
 
 
+def first_run_home(home: Path, workdirs: list[Path]) -> None:
+    """A HOME in which claude 2.1.331 shows none of its first-run dialogs in ``workdirs``."""
+    home.mkdir()
+    state = {
+        "hasCompletedOnboarding": True,
+        "theme": "dark",
+        "projects": {str(w.resolve()): {"hasTrustDialogAccepted": True} for w in workdirs},
+        "customApiKeyResponses": {"approved": [API_KEY[-20:]], "rejected": []},
+    }
+    (home / ".claude.json").write_text(json.dumps(state))
+    (home / ".claude").mkdir()
+    (home / ".claude" / "settings.json").write_text(
+        json.dumps({"skipDangerousModePermissionPrompt": True})
+    )
+
+
+def session_of(body: dict[str, Any]) -> str:
+    """claude's session id, sent in ``metadata.user_id`` (a JSON object as a string)."""
+    try:
+        user = json.loads(body.get("metadata", {}).get("user_id", ""))
+    except (ValueError, AttributeError):
+        return ""
+    return str(user.get("session_id", "")) if isinstance(user, dict) else ""
+
+
+@dataclass(frozen=True)
+class Turn:
+    """One conversation turn as the server saw it: when (epoch s), its last user message's
+    text, whether it was refused with the usage-limit 429, and claude's session id."""
+
+    at: float
+    text: str
+    refused: bool
+    session: str = ""
+
+
 class FakeMessagesAPI:
     """``with FakeMessagesAPI() as api:`` serves on ``api.url`` until the block ends."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._turns: list[str] = []
+        self._turns: list[Turn] = []
         self._requests: list[tuple[str, str]] = []  # (method, path) of every request
         self.bodies: list[dict[str, Any]] = []  # the raw conversation turns, for debugging
         self._limit: tuple[int, str] | None = None
         self._flowing = threading.Event()
         self._flowing.set()
         self._tool_calls: list[str] = []
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
+        self.delay = 0.0
+        self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
         self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
 
@@ -83,6 +146,10 @@ class FakeMessagesAPI:
         """Refuse every message from now on: usage limit ``claim`` until epoch ``until``."""
         with self._lock:
             self._limit = (until, claim)
+
+    def slow(self, seconds: float) -> None:
+        """Wait ``seconds`` before answering each conversation turn (0: answer at once)."""
+        self.delay = seconds
 
     def lift(self) -> None:
         """Answer messages again."""
@@ -136,6 +203,11 @@ class FakeMessagesAPI:
     @property
     def turns(self) -> list[str]:
         """The last user message of each conversation turn, in arrival order."""
+        return [turn.text for turn in self.log]
+
+    @property
+    def log(self) -> list[Turn]:
+        """Every conversation turn, refused ones included, in arrival order."""
         with self._lock:
             return list(self._turns)
 
@@ -144,13 +216,24 @@ class FakeMessagesAPI:
         with self._lock:
             return list(self._requests)
 
-    def _record(self, method: str, path: str, body: dict[str, Any] | None) -> None:
+    def _record(
+        self, method: str, path: str, body: dict[str, Any] | None, refused: bool = False
+    ) -> None:
         with self._lock:
             self._requests.append((method, path))
             if body and body.get("tools") and path == "/v1/messages":
                 users = [m for m in body.get("messages", []) if m.get("role") == "user"]
-                self._turns.append(user_text(users[-1]) if users else "")
+                text = user_text(users[-1]) if users else ""
+                self._turns.append(Turn(time.time(), text, refused, session_of(body)))
                 self.bodies.append(body)
+
+
+class _QuietServer(ThreadingHTTPServer):
+    """Says nothing when claude, killed with SIGKILL, drops a connection mid-request."""
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        if not isinstance(sys.exc_info()[1], ConnectionError):
+            super().handle_error(request, client_address)
 
 
 def _handler(api: FakeMessagesAPI) -> type[BaseHTTPRequestHandler]:
@@ -190,20 +273,26 @@ def _handler(api: FakeMessagesAPI) -> type[BaseHTTPRequestHandler]:
         def do_POST(self) -> None:
             body = self._body()
             path = self.path.split("?", 1)[0]
-            api._record("POST", path, body)
+            limited = api.limit_headers()
+            api._record("POST", path, body, refused=limited is not None)
             if path == "/v1/messages/count_tokens":
                 self._send(200, {"input_tokens": 10})
             elif path == "/v1/messages" and body is not None:
-                limited = api.limit_headers()
                 if limited is not None:
                     error = {"type": "rate_limit_error", "message": "usage limit reached"}
                     self._send(429, {"type": "error", "error": error}, limited)
-                elif body.get("stream"):
-                    self._stream(body)
                 else:
-                    self._send(200, _message(body, [{"type": "text", "text": REPLY}]))
+                    self._answer(body)
             else:
                 self._send(404, {"type": "error", "error": {"type": "not_found_error"}})
+
+        def _answer(self, body: dict[str, Any]) -> None:
+            if body.get("tools"):
+                time.sleep(api.delay)
+            if body.get("stream"):
+                self._stream(body)
+            else:
+                self._send(200, _message(body, [{"type": "text", "text": REPLY}]))
 
         def _stream(self, body: dict[str, Any]) -> None:
             command = api.next_tool_call(body)

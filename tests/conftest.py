@@ -17,6 +17,7 @@ from typing import Any
 import pytest
 
 from ccops.config import Config, load_config
+from ccops.hook import read_record
 from ccops.runners import git
 from ccops.statedir.events import EventLog
 from ccops.testing.standin import read_records
@@ -186,6 +187,9 @@ def live(setup: Setup) -> Setup:
     loops.start("adversary")
     setup.wait_started("cc-ci-builder")
     setup.wait_started("cc-ci-adv")
+    state_dir = setup.config().paths.state_dir
+    for name in ("builder", "adversary"):  # pings wait until the launch prompt's turn is over
+        assert wait_for(lambda n=name: "Stop" in read_record(state_dir, n).get("events", {}), 20)
     assert handoff_tick(setup.config()) == ["handoff: first tick, baseline recorded (no pings)"]
     return setup
 

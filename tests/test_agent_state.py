@@ -85,7 +85,7 @@ def test_usage_limit_shows_as_limited_until_the_reset(setup: Setup) -> None:
     loops.stop("builder")
 
 
-def test_pings_go_only_to_an_idle_or_working_agent_and_are_confirmed_by_its_hook(
+def test_pings_go_only_to_an_idle_agent_and_are_confirmed_by_its_hooks(
     setup: Setup,
 ) -> None:
     standin(setup, busy=0)

@@ -8,7 +8,6 @@ truth that each arrived exactly once, in order. Install the CLI with ``bash .ci/
 
 from __future__ import annotations
 
-import json
 import os
 import time
 import uuid
@@ -16,23 +15,14 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from claude_api import FakeMessagesAPI
+from claude_api import API_KEY, CLAUDE_BIN, OFFLINE, FakeMessagesAPI, first_run_home
 from conftest import Setup
 
 from ccops.runners.tmux import TmuxServer
 from ccops.usecases.delivery import Delivery, Outcome, composer_text
 from ccops.usecases.loops import Loops, wait_for
 
-CLAUDE_VERSION = "2.1.331"
-CLAUDE_BIN = (
-    Path(os.environ.get("CCOPS_CACHE_DIR", "/var/cache/ccops"))
-    / f"claude-{CLAUDE_VERSION}"
-    / "node_modules"
-    / ".bin"
-    / "claude"
-)
 SESSION = "cc-ci-builder"
-API_KEY = "sk-ant-api03-ccops-e2e-" + "x" * 40
 BUSY = "esc to interrupt"
 
 if not CLAUDE_BIN.exists() and os.environ.get("CI") != "true":
@@ -40,22 +30,6 @@ if not CLAUDE_BIN.exists() and os.environ.get("CI") != "true":
         f"real claude CLI not installed at {CLAUDE_BIN}: run `bash .ci/setup` "
         "(in CI, with CI=true, a missing CLI fails instead)",
         allow_module_level=True,
-    )
-
-
-def first_run_home(home: Path, workdir: Path) -> None:
-    """A HOME in which claude 2.1.331 shows none of its first-run dialogs."""
-    home.mkdir()
-    state = {
-        "hasCompletedOnboarding": True,
-        "theme": "dark",
-        "projects": {str(workdir.resolve()): {"hasTrustDialogAccepted": True}},
-        "customApiKeyResponses": {"approved": [API_KEY[-20:]], "rejected": []},
-    }
-    (home / ".claude.json").write_text(json.dumps(state))
-    (home / ".claude").mkdir()
-    (home / ".claude" / "settings.json").write_text(
-        json.dumps({"skipDangerousModePermissionPrompt": True})
     )
 
 
@@ -82,19 +56,14 @@ def test_real_claude_receives_each_ping_exactly_once_in_order(
     assert CLAUDE_BIN.exists(), f"CI=true and the claude CLI is missing at {CLAUDE_BIN}"
     workdir = setup.root / "builder"
     home = tmp_path / "home"
-    first_run_home(home, workdir)
+    first_run_home(home, [workdir])
     with FakeMessagesAPI() as api:
         # Set before the tmux server starts: the pane inherits the server's environment.
         for name, value in {
             "HOME": str(home),
             "ANTHROPIC_BASE_URL": api.url,
             "ANTHROPIC_API_KEY": API_KEY,
-            "DISABLE_AUTOUPDATER": "1",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "DISABLE_TELEMETRY": "1",
-            "DISABLE_ERROR_REPORTING": "1",
-            "CLAUDE_CODE_MODEL_CATALOG": "off",
-            "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
+            **OFFLINE,
         }.items():
             monkeypatch.setenv(name, value)
         monkeypatch.delenv("ANTHROPIC_AUTH_TOKEN", raising=False)

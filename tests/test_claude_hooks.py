@@ -14,9 +14,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from claude_api import FakeMessagesAPI
+from claude_api import CLAUDE_BIN, OAUTH_TOKEN, OFFLINE, FakeMessagesAPI, first_run_home
 from conftest import Setup, ok
-from test_claude_e2e import CLAUDE_BIN, first_run_home
 
 from ccops.decisions import agent_state
 from ccops.hook import record_path
@@ -26,7 +25,6 @@ from ccops.usecases.loops import Loops, wait_for
 from ccops.usecases.overview import agent_state_of
 
 SESSION = "cc-ci-builder"
-OAUTH_TOKEN = "sk-ant-oat01-x"
 LIMIT_AHEAD = 2 * 3600  # seconds: a reset claude prints as a time of day
 
 
@@ -49,19 +47,14 @@ def test_real_claude_hooks_give_its_state_and_its_usage_limit(
 ) -> None:
     assert CLAUDE_BIN.exists(), f"CI=true and the claude CLI is missing at {CLAUDE_BIN}"
     home = tmp_path / "home"
-    first_run_home(home, setup.root / "builder")
+    first_run_home(home, [setup.root / "builder"])
     with FakeMessagesAPI() as api:
         for name, value in {
             "HOME": str(home),
             "TZ": "UTC",
             "ANTHROPIC_BASE_URL": api.url,
             "CLAUDE_CODE_OAUTH_TOKEN": OAUTH_TOKEN,
-            "DISABLE_AUTOUPDATER": "1",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "DISABLE_TELEMETRY": "1",
-            "DISABLE_ERROR_REPORTING": "1",
-            "CLAUDE_CODE_MODEL_CATALOG": "off",
-            "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
+            **OFFLINE,
         }.items():
             monkeypatch.setenv(name, value)
         for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):

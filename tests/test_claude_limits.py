@@ -45,7 +45,7 @@ def test_real_claude_limit_menu_is_never_typed_into_and_the_held_ping_goes_once(
     assert CLAUDE_BIN.exists(), f"CI=true and the claude CLI is missing at {CLAUDE_BIN}"
     setup.make_repos()
     home = tmp_path / "home"
-    first_run_home(home, setup.root / "builder")
+    first_run_home(home, [setup.root / "builder"])
     settings = {"skipDangerousModePermissionPrompt": True, "autoContinueAtUsageLimit": False}
     (home / ".claude" / "settings.json").write_text(json.dumps(settings))
     with FakeMessagesAPI() as api:

@@ -91,7 +91,13 @@ def test_failed_delivery_is_retried_without_duplicates(live: Setup) -> None:
     assert "held" in report[0] or "composer not found" in report[0]
     Loops(live.config()).start("adversary")
     live.wait_started("cc-ci-adv", count=2)
-    assert handoff_tick(live.config())[0].startswith("pinged adversary")
+
+    # Held until the new agent is idle after its launch prompt: the timer's ticks retry.
+    def pinged() -> bool:
+        report = handoff_tick(live.config())
+        return any(line.startswith("pinged adversary") for line in report)
+
+    assert wait_for(pinged, 20, interval=0.2)
     assert handoff_tick(live.config()) == []
     assert len(messages(live, "cc-ci-adv")) == 1
 

@@ -40,7 +40,7 @@ def claude(
     """The Builder running the real claude as a subscriber against the local API, idle."""
     assert CLAUDE_BIN.exists(), f"CI=true and the claude CLI is missing at {CLAUDE_BIN}"
     home = tmp_path / "home"
-    first_run_home(home, setup.root / "builder")
+    first_run_home(home, [setup.root / "builder"])
     with FakeMessagesAPI() as api:
         for name, value in {
             "HOME": str(home),

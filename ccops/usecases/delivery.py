@@ -12,10 +12,15 @@ retyped (a retype duplicates the message).
 Each ping carries an id; a ping whose id is already on screen was typed by an earlier tick
 and is not typed again.
 
-Given the agent's hook record (``hooks``), a ping is typed only into an idle or working agent
-(limited, waiting on a dialog, compacting, starting or ended: held for a later tick), and it
-counts as delivered once a UserPromptSubmit hook carries its id; a ping claude queued behind
-its current turn is confirmed by a later tick.
+Given the agent's hook record (``hooks``), a ping is typed only into an idle agent (working,
+limited, waiting on a dialog, compacting, starting or ended: held for a later tick), and it
+counts as delivered once the turn it started is over: a Stop or StopFailure after the
+UserPromptSubmit that carries its id. bench/soak.py found both shortcuts losing pings to a
+kill -9: claude queues text typed into a working agent but fires UserPromptSubmit at once,
+and even from idle the request leaves a few hundred ms after that hook. A ping whose
+agent died between the two (a SessionStart came instead) is typed again into the new one;
+one in flight is left alone. Nor is a ping typed into an agent just started: it is about to
+submit the prompt it was launched with.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ PAUSE = 0.3
 SUBMIT_WAIT = 1.5
 EXTRA_ENTERS = 2
 SCROLLBACK = 2000
+TURN_ENDS = ("Stop", "StopFailure")
+TAKEN, IN_FLIGHT = "taken", "in flight"
 
 
 class Outcome(StrEnum):
@@ -48,11 +55,13 @@ class Outcome(StrEnum):
     IN_MODE = "pane is in copy or view mode"
     BUSY_COMPOSER = "composer holds other text"
     UNCONFIRMED = "typed, submit not confirmed"
-    HELD = "held: the agent is not idle or working"
+    HELD = "held: the agent is not idle"
     QUEUED = "typed, not yet taken by the agent"
 
 
-TYPABLE = (State.IDLE, State.WORKING)
+TYPABLE = (State.IDLE,)
+"""A ping goes only to an idle agent: text typed into a working one is queued by claude and
+reported submitted (UserPromptSubmit) before it is sent, so a kill in between would lose it."""
 
 
 @dataclass(frozen=True)
@@ -77,7 +86,9 @@ class Delivery:
             return self._submit(session, ping_id, already_typed=True)
         if composer:
             return Outcome.BUSY_COMPOSER
-        if any(ping_id in line for line in self.tmux.capture(session, history=SCROLLBACK)):
+        if self.hooks is None and any(
+            ping_id in line for line in self.tmux.capture(session, history=SCROLLBACK)
+        ):
             return Outcome.ALREADY
         self._type(session, text)
         self.sleep(PAUSE)
@@ -87,12 +98,13 @@ class Delivery:
         self, session: str, screen: list[str], ping_id: str, typable: tuple[State, ...]
     ) -> Outcome | None:
         """Why nothing may be typed now (None: go ahead). With hooks: ALREADY when the agent
-        took the ping, HELD when it cannot take one."""
+        took the ping, QUEUED while its turn runs, HELD when it cannot take one."""
         if self.hooks is not None:
             record = self.hooks(session)
-            if _taken(record, ping_id):
-                return Outcome.ALREADY
-            if decide(record, screen, alive=True).state not in typable:
+            fate = _fate(record, ping_id)
+            if fate is not None:
+                return Outcome.ALREADY if fate == TAKEN else Outcome.QUEUED
+            if not _typable(record, screen, typable):
                 return Outcome.HELD
         if composer_text(screen) is None:
             return Outcome.NOT_READY
@@ -118,12 +130,12 @@ class Delivery:
         return Outcome.UNCONFIRMED
 
     def _confirmed(self, session: str, ping_id: str, already_typed: bool) -> Outcome:
-        """Submitted; with hooks, delivered only once a UserPromptSubmit carries the id."""
+        """Submitted; with hooks, delivered only once the turn carrying the id is over."""
         done = Outcome.ALREADY if already_typed else Outcome.DELIVERED
         if self.hooks is None:
             return done
         deadline = self.clock() + SUBMIT_WAIT
-        while not _taken(self.hooks(session), ping_id):
+        while _fate(self.hooks(session), ping_id) != TAKEN:
             if self.clock() >= deadline:
                 return Outcome.QUEUED
             self.sleep(0.05)
@@ -139,9 +151,27 @@ class Delivery:
             self.sleep(0.05)
 
 
-def _taken(record: dict[str, Any], ping_id: str) -> bool:
-    """Whether the agent's last submitted prompt carried ``ping_id``."""
-    return bool((record.get("events") or {}).get("UserPromptSubmit", {}).get("ping_id") == ping_id)
+def _typable(record: dict[str, Any], screen: list[str], typable: tuple[State, ...]) -> bool:
+    """In one of ``typable`` (idle, for a ping), and past the prompt it was launched with
+    (SessionStart "startup" comes first)."""
+    last = record.get("last") or {}
+    launching = last.get("event") == "SessionStart" and last.get("source") == "startup"
+    return not launching and decide(record, screen, alive=True).state in typable
+
+
+def _fate(record: dict[str, Any], ping_id: str) -> str | None:
+    """TAKEN when a turn started on ``ping_id`` is over, IN_FLIGHT while it runs, None when
+    the agent never submitted it or died before that turn ended (no Stop, a SessionStart)."""
+    events = record.get("events") or {}
+    submit = events.get("UserPromptSubmit") or {}
+    if submit.get("ping_id") != ping_id:
+        return None
+    seq = int(submit.get("seq", 0))
+    ended = max(int((events.get(e) or {}).get("seq", 0)) for e in TURN_ENDS)
+    if ended > seq:
+        return TAKEN
+    restarted = int((events.get("SessionStart") or {}).get("seq", 0)) > seq
+    return None if restarted else IN_FLIGHT
 
 
 def composer_text(screen: list[str]) -> str | None:
