@@ -134,9 +134,18 @@ def root(
             help="Read the config file alone: ignore every CCOPS_* variable (ccops's own hooks).",
         ),
     ] = False,
+    project: Annotated[
+        str,
+        typer.Option(
+            "--project",
+            "-p",
+            help="The pair of project NAME: /etc/ccops/projects/NAME.toml, its own tmux server"
+            " and state (default: $CCOPS_PROJECT, else the host's single pair).",
+        ),
+    ] = "",
 ) -> None:
     """Run and supervise the cc-ci Builder and Adversary claude loops."""
-    ctx.obj = (config, config_only)
+    ctx.obj = (config, config_only, project)
 
 
 def main() -> None:

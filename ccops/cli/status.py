@@ -25,6 +25,8 @@ def status(
         print_json({**facts, "loops": [loop.as_dict() for loop in facts["loops"]]})
         return
     console = Console(highlight=False)
+    if facts["project"]:
+        console.print(f"project: {facts['project']}")
     console.print(status_table(facts["loops"], restarts=facts["restarts"]))
     now = time.time()
     for name, agent in facts["agents"].items():

@@ -28,6 +28,7 @@ def overview(config: Config) -> dict[str, Any]:
     now = time.time()
     statuses = [loops.shown(name, watchdog.waiting(name, now)) for name in AGENT_NAMES]
     return {
+        "project": config.project,
         "loops": statuses,
         "agents": {s.name: agent_of(loops, s).as_dict() for s in statuses},
         "restarts": {name: len(watchdog.restarts.get(name, ())) for name in AGENT_NAMES},
