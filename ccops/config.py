@@ -448,6 +448,13 @@ def project_file(project: str, environ: Mapping[str, str] = os.environ) -> Path:
     return Path(folder) / f"{project}.toml"
 
 
+def project_names(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The named projects of this host: the ``NAME.toml`` files of the projects folder."""
+    folder = Path(environ.get(f"{ENV_PREFIX}PROJECTS_DIR") or PROJECTS_DIR)
+    names = sorted(path.stem for path in folder.glob("*.toml")) if folder.is_dir() else []
+    return [name for name in names if re.fullmatch(_TMUX_NAME, name)]
+
+
 def project_defaults(project: str) -> dict[str, Any]:
     """A named project's own world: tmux server, sessions, clones under /srv/NAME, state dir."""
     srv = Path("/srv") / project
@@ -459,9 +466,14 @@ def project_defaults(project: str) -> dict[str, Any]:
         },
         "paths": {
             "plan_dir": str(srv / f"{project}-plan"),
-            "state_dir": str(DEFAULT_STATE_DIR / project),
+            "state_dir": str(DEFAULT_STATE_DIR / "projects" / project),
         },
     }
+
+
+def project_values(values: dict[str, Any], project: str) -> dict[str, Any]:
+    """``values`` of project ``project`` over its defaults (:func:`project_defaults`)."""
+    return _overlay(project_defaults(project), {**values, "project": project})
 
 
 def load_config(
@@ -485,7 +497,7 @@ def load_config(
         raise ConfigError(f"config file {path} is project {named}'s, not {project}'s")
     project = project or (named if isinstance(named, str) else "")
     if project:
-        values = _overlay(project_defaults(project), {**values, "project": project})
+        values = project_values(values, project)
     try:
         return Config.model_validate(_overlay(values, environment_values(environ)))
     except ValidationError as exc:

@@ -41,6 +41,7 @@ KEPT = (
     "trigger",
     "stop_hook_active",
 )
+PRIVATE = 0o600  # the records hold what the agent saw: its user's alone, like the state dir
 STATUS_KEPT = ("session_id", "rate_limits", "model", "exceeds_200k_tokens")
 
 
@@ -110,7 +111,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
     """Temp file and rename; the caller holds the lock, so the pid names it uniquely."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
-        tmp.write_bytes(data)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE), "wb") as out:
+            out.write(data)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -121,7 +123,9 @@ def _append(log: Path, line: dict[str, Any]) -> None:
     with contextlib.suppress(FileNotFoundError):
         if log.stat().st_size > ROTATE_BYTES:
             os.replace(log, log.with_name(log.name + ".1"))
-    with log.open("a", encoding="utf-8") as handle:
+    with os.fdopen(
+        os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE), "a", encoding="utf-8"
+    ) as handle:
         handle.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 

@@ -113,7 +113,7 @@ def test_a_project_defaults_to_its_own_world(
     assert (config.project, config.tmux.socket) == ("gamma", "ccops-gamma")
     assert config.agents.builder.session == "gamma-builder"
     assert config.agents.adversary.workdir == Path("/srv/gamma/gamma-adv")
-    assert config.paths.state_dir == Path("/var/lib/ccops/gamma")
+    assert config.paths.state_dir == Path("/var/lib/ccops/projects/gamma")
     monkeypatch.setenv("CCOPS_PROJECT", "gamma")
     assert load_config() == config
     default = load_config(tmp_path / "gamma.toml", environment=False)
