@@ -47,6 +47,7 @@ COMMANDS = (
     LazyCommand("config", "ccops.cli.config:app", "Inspect the effective configuration."),
     LazyCommand("vm", "ccops.cli.vm:app", "Inspect and rescue the cc-nix-test Incus VM."),
     LazyCommand("notify", "ccops.cli.notify:app", "Send notifications to the operator."),
+    LazyCommand("fleet", "ccops.cli.fleet:app", "Status and doctor of every pair on every host."),
 )
 
 
