@@ -5,6 +5,8 @@ Every value is checked before pyinfra adds a single operation; a bad one stops t
 with one line naming the key and where it came from. The keys that end up in ccops.toml
 are checked by ccops.config itself, on the file as it will be written. Secrets never
 appear in the data: git credentials and the VM's SSH key are paths to files, never their content.
+``[projects.NAME]`` tables add named pairs (their own PROJECT_KEYS; the rest is the host's), and
+a fleet file (:func:`fleet`) gives inventories/fleet.py its hosts, each with its own data file.
 """
 
 from __future__ import annotations

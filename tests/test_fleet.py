@@ -118,7 +118,8 @@ def test_fleet_status_shows_every_pair(deployed: Fleet) -> None:
     print(f"fleet status of {len(deployed.hosts)} hosts: {time.monotonic() - started:.2f} s")
     assert [(r["host"], r["project"]) for r in rows] == [("one", ""), ("one", PROJECT), ("two", "")]
     assert all(r["blocked"] is None and r["done"] is False for r in rows), rows
-    table = ok(fleet(deployed.checkout, deployed.fleet_file, "status"))
+    table = ok(fleet(deployed.checkout, deployed.fleet_file, "status", "--parallel", "2"))
+    print(table)
     assert "(default)" in table and PROJECT in table and "alive" in table, table
 
 

@@ -22,16 +22,20 @@ TimeoutOption = Annotated[
     float, typer.Option("--timeout", min=1, help="Seconds for the whole gathering.")
 ]
 JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON.")]
+ParallelOption = Annotated[
+    int, typer.Option("--parallel", min=0, help="Hosts asked at once (0: all, pyinfra's default).")
+]
 
 
 @app.command("status")
 def status(
     inventory: InventoryOption = DEFAULT_INVENTORY,
     timeout: TimeoutOption = 120,
+    parallel: ParallelOption = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Each pair's loops, Blocked, DONE, last ping and open incidents; a silent host says so."""
-    rows = [status_row(entry) for entry in gather(inventory, "status", timeout)]
+    rows = [status_row(entry) for entry in gather(inventory, "status", timeout, parallel)]
     if as_json:
         print_json(rows)
         return
@@ -45,10 +49,11 @@ def status(
 def doctor(
     inventory: InventoryOption = DEFAULT_INVENTORY,
     timeout: TimeoutOption = 300,
+    parallel: ParallelOption = 0,
     as_json: JsonOption = False,
 ) -> None:
     """Each pair's ``ccops doctor``: checks passed and the names of those that failed."""
-    rows = [doctor_row(entry) for entry in gather(inventory, "doctor", timeout)]
+    rows = [doctor_row(entry) for entry in gather(inventory, "doctor", timeout, parallel)]
     if as_json:
         print_json(rows)
         return

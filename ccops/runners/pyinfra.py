@@ -18,7 +18,8 @@ PYINFRA = Path(sys.executable).with_name("pyinfra")
 
 
 def _run(inventory: Path, timeout: float, *args: str) -> Any:
-    """``pyinfra INVENTORY ARGS --json`` from the inventory's checkout; its JSON answer."""
+    """``pyinfra INVENTORY ARGS --json`` from the inventory's checkout (whose ``deploy`` package
+    the inventory and the facts import); its JSON answer."""
     if not PYINFRA.is_file():
         raise FleetError(
             f"pyinfra is not installed next to ccops ({PYINFRA}): install ccops[deploy]"
@@ -46,9 +47,13 @@ def hosts(inventory: Path, timeout: float) -> list[str]:
     return [host["name"] for host in listed]
 
 
-def fact(inventory: Path, name: str, timeout: float, **arguments: str) -> dict[str, Any]:
-    """The fact ``name`` (``module.Class``) of each host that answered, by host."""
+def fact(
+    inventory: Path, name: str, timeout: float, parallel: int = 0, **arguments: str
+) -> dict[str, Any]:
+    """The fact ``name`` (``module.Class``) of each host that answered, by host; ``parallel``
+    hosts at a time (0: all at once, pyinfra's default)."""
     pairs = [f"{key}={value}" for key, value in arguments.items()]
-    answer = _run(inventory, timeout, "fact", name, *pairs)
+    at_once = ["--parallel", str(parallel)] if parallel else []
+    answer = _run(inventory, timeout, *at_once, "fact", name, *pairs)
     found: dict[str, Any] = next(iter(answer.values()), {})  # {"module.Class": {host: value}}
     return found

@@ -45,11 +45,11 @@ def host_report(kind: str) -> list[dict[str, Any]]:
     return report
 
 
-def gather(inventory: Path, kind: str, timeout: float) -> list[dict[str, Any]]:
+def gather(inventory: Path, kind: str, timeout: float, parallel: int = 0) -> list[dict[str, Any]]:
     """One entry per pair of every host: ``{"host", "project", ...report}``, or
     ``{"host", "error"}`` for a host that did not answer."""
     names = pyinfra.hosts(inventory, timeout)
-    answers = pyinfra.fact(inventory, FACT, timeout, kind=kind)
+    answers = pyinfra.fact(inventory, FACT, timeout, parallel, kind=kind)
     rows: list[dict[str, Any]] = []
     for host in names:
         report = answers.get(host)
