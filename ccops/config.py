@@ -2,6 +2,11 @@
 
 Where the file comes from: ``--config FILE``, else ``$CCOPS_CONFIG``, else
 ``/etc/ccops/ccops.toml`` when it exists, else the built-in defaults (the seed's layout).
+
+A host may carry several pairs, each a named project (``--project NAME`` or ``$CCOPS_PROJECT``):
+its file is ``/etc/ccops/projects/NAME.toml`` (``$CCOPS_PROJECTS_DIR`` moves the folder) and its
+defaults are its own tmux server, sessions, clones and state dir (:func:`project_defaults`), so
+one pair never reaches another's. Without a name, today's single pair is unchanged.
 What ccops starts for itself (its tmux server, hook and panes) sees none of the caller's
 ``CCOPS_*`` variables: see ccops.runners.ccops_cli.
 """
@@ -36,7 +41,10 @@ from ccops.errors import ConfigError
 from ccops.vocabulary import CLAIM_MARKER, SIGNOFF_MARKER, VETO_MARKER, AgentName
 
 DEFAULT_CONFIG_FILE = Path("/etc/ccops/ccops.toml")
+PROJECTS_DIR = Path("/etc/ccops/projects")
 ENV_PREFIX = "CCOPS_"
+DEFAULT_SOCKET = "ccops"
+DEFAULT_STATE_DIR = Path("/var/lib/ccops")
 
 _TMUX_NAME = r"^[A-Za-z0-9_-]+$"
 _VERSION = r"^(\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?)?$"
@@ -54,7 +62,9 @@ class _Section(BaseModel):
 
 
 class TmuxConfig(_Section):
-    socket: str = Field("ccops", pattern=_TMUX_NAME, description="ccops's own tmux server (-L)")
+    socket: str = Field(
+        DEFAULT_SOCKET, pattern=_TMUX_NAME, description="ccops's own tmux server (-L)"
+    )
     start_server: bool = Field(
         True, description="false where a systemd unit owns the server: ccops then never starts one"
     )
@@ -124,7 +134,7 @@ class AgentsConfig(_Section):
 
 class PathsConfig(_Section):
     plan_dir: Path = Path("/srv/cc-ci/cc-ci-plan")
-    state_dir: Path = Path("/var/lib/ccops")
+    state_dir: Path = DEFAULT_STATE_DIR
     log_max_mb: int = Field(
         64, gt=0, description="a log over this is rotated (one old copy kept) by a watchdog tick"
     )
@@ -355,6 +365,9 @@ class NotifyConfig(_Section):
 class Config(_Section):
     """The effective configuration. Build it with :func:`load_config`."""
 
+    project: str = Field(
+        "", pattern=_TMUX_NAME, description="the pair's project name; empty = the host's default"
+    )
     tmux: TmuxConfig = TmuxConfig()
     claude: ClaudeConfig = ClaudeConfig()
     agents: AgentsConfig = AgentsConfig()
@@ -366,6 +379,15 @@ class Config(_Section):
     vm: VmConfig = VmConfig()
     terraform: TerraformConfig = TerraformConfig()
     notify: NotifyConfig = NotifyConfig()
+
+    @model_validator(mode="after")
+    def _own_world(self) -> Config:
+        """A named project never shares the default pair's tmux server or state dir."""
+        if self.project and self.tmux.socket == DEFAULT_SOCKET:
+            raise ValueError(f"project {self.project} needs its own tmux.socket, not ccops's")
+        if self.project and self.paths.state_dir == DEFAULT_STATE_DIR:
+            raise ValueError(f"project {self.project} needs its own paths.state_dir")
+        return self
 
     def agent(self, name: AgentName) -> AgentConfig:
         """The config of one agent by name."""
@@ -411,24 +433,78 @@ def target_id(url: str) -> str:
     return hashlib.sha256(url.encode()).hexdigest()[:8]
 
 
-def config_path(explicit: Path | None, environ: Mapping[str, str] = os.environ) -> Path | None:
-    """The file to read: the explicit one, ``$CCOPS_CONFIG``, /etc/ccops, or none."""
+def config_path(
+    explicit: Path | None, environ: Mapping[str, str] = os.environ, project: str = ""
+) -> Path | None:
+    """The file to read: the explicit one, ``$CCOPS_CONFIG``, the project's, /etc/ccops, or none."""
     if explicit is not None:
         return explicit
     from_env = environ.get(f"{ENV_PREFIX}CONFIG")
     if from_env:
         return Path(from_env)
+    if project:
+        return project_file(project, environ)
     return DEFAULT_CONFIG_FILE if DEFAULT_CONFIG_FILE.exists() else None
 
 
-def load_config(explicit: Path | None = None, environment: bool = True) -> Config:
+def project_file(project: str, environ: Mapping[str, str] = os.environ) -> Path:
+    """``/etc/ccops/projects/NAME.toml``, or the same name in ``$CCOPS_PROJECTS_DIR``."""
+    if not re.fullmatch(_TMUX_NAME, project):
+        raise ConfigError(f"project {project!r}: expected only letters, digits, '-' and '_'")
+    folder = environ.get(f"{ENV_PREFIX}PROJECTS_DIR") or PROJECTS_DIR
+    return Path(folder) / f"{project}.toml"
+
+
+def project_names(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """The named projects of this host: the ``NAME.toml`` files of the projects folder."""
+    folder = Path(environ.get(f"{ENV_PREFIX}PROJECTS_DIR") or PROJECTS_DIR)
+    names = sorted(path.stem for path in folder.glob("*.toml")) if folder.is_dir() else []
+    return [name for name in names if re.fullmatch(_TMUX_NAME, name)]
+
+
+def project_defaults(project: str) -> dict[str, Any]:
+    """A named project's own world: tmux server, sessions, clones under /srv/NAME, state dir."""
+    srv = Path("/srv") / project
+    return {
+        "tmux": {"socket": f"{DEFAULT_SOCKET}-{project}"},
+        "agents": {
+            "builder": {"session": f"{project}-builder", "workdir": str(srv / project)},
+            "adversary": {"session": f"{project}-adv", "workdir": str(srv / f"{project}-adv")},
+        },
+        "paths": {
+            "plan_dir": str(srv / f"{project}-plan"),
+            "state_dir": str(DEFAULT_STATE_DIR / "projects" / project),
+        },
+    }
+
+
+def project_values(values: dict[str, Any], project: str) -> dict[str, Any]:
+    """``values`` of project ``project`` over its defaults (:func:`project_defaults`)."""
+    return _overlay(project_defaults(project), {**values, "project": project})
+
+
+def load_config(
+    explicit: Path | None = None, environment: bool = True, project: str = ""
+) -> Config:
     """Read, merge and validate the config; any problem is a one-line ConfigError.
 
     ``environment=False`` reads the file alone: every ``CCOPS_*`` variable is ignored.
+    ``project`` (else ``$CCOPS_PROJECT``, else the file's ``project`` key) names the pair.
     """
     environ: Mapping[str, str] = os.environ if environment else {}
-    path = config_path(explicit, environ)
+    project = project or environ.get(f"{ENV_PREFIX}PROJECT", "")
+    path = config_path(explicit, environ, project)
+    if project and path == project_file(project, environ) and not path.exists():
+        raise ConfigError(
+            f"project {project} has no config file {path}: deploy it, or pass --config"
+        )
     values = _read_file(path) if path else {}
+    named = values.get("project", "")
+    if project and named and named != project:
+        raise ConfigError(f"config file {path} is project {named}'s, not {project}'s")
+    project = project or (named if isinstance(named, str) else "")
+    if project:
+        values = project_values(values, project)
     try:
         return Config.model_validate(_overlay(values, environment_values(environ)))
     except ValidationError as exc:

@@ -148,6 +148,12 @@ class NotifyError(CcopsError):
     exit_code = 22
 
 
+class FleetError(CcopsError):
+    """The fleet's inventory or pyinfra failed as a whole (a silent host is a row, not this)."""
+
+    exit_code = 23
+
+
 class OperationFailedError(IncusError):
     """An Incus operation ended in failure; ``reason`` is Incus's own text."""
 

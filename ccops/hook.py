@@ -42,6 +42,7 @@ KEPT = (
     "stop_hook_active",
     "transcript_path",
 )
+PRIVATE = 0o600  # the records hold what the agent saw: its user's alone, like the state dir
 STATUS_KEPT = ("session_id", "rate_limits", "model", "exceeds_200k_tokens")
 
 
@@ -111,9 +112,8 @@ def _write_atomic(path: Path, data: bytes) -> None:
     """Temp file and rename; the caller holds the lock, so the pid names it uniquely."""
     tmp = path.with_name(f".{path.name}.{os.getpid()}")
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE), "wb") as out:
+            out.write(data)
         os.replace(tmp, path)
     except BaseException:
         tmp.unlink(missing_ok=True)
@@ -124,9 +124,9 @@ def _append(log: Path, line: dict[str, Any]) -> None:
     with contextlib.suppress(FileNotFoundError):
         if log.stat().st_size > ROTATE_BYTES:
             os.replace(log, log.with_name(log.name + ".1"))
-    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
-    os.fchmod(fd, 0o600)  # a log an older ccops made 0644
-    with os.fdopen(fd, "a", encoding="utf-8") as handle:
+    with os.fdopen(
+        os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, PRIVATE), "a", encoding="utf-8"
+    ) as handle:
         handle.write(json.dumps(line, ensure_ascii=False) + "\n")
 
 

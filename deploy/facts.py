@@ -1,11 +1,14 @@
 """Facts pyinfra lacks: a scoped npm package's global version, whether a repo has a commit yet,
-the state of ccops's loops."""
+the state of ccops's loops, the status or doctor report of every pair on a host."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 from pyinfra.api import FactBase, QuoteString, StringCommand
+
+REPORT_TIMEOUT = 60  # seconds for one host's report; a host that takes longer is silent
 
 
 class NpmGlobalVersion(FactBase[str | None]):
@@ -47,9 +50,10 @@ class RepoHasCommits(FactBase[bool]):
 class LoopStates(FactBase[dict[str, str]]):
     """Each loop's state from ``ccops loops status --json`` (empty before ccops exists)."""
 
-    def command(self, ccops: str) -> StringCommand:
+    def command(self, ccops: str, project: str = "") -> StringCommand:
+        selected = ("--project", QuoteString(project)) if project else ()
         return StringCommand(
-            "test", "-x", QuoteString(ccops), "&&", QuoteString(ccops),
+            "test", "-x", QuoteString(ccops), "&&", QuoteString(ccops), *selected,
             "loops", "status", "--json", "||", "true",
         )  # fmt: skip
 
@@ -59,3 +63,22 @@ class LoopStates(FactBase[dict[str, str]]):
         except json.JSONDecodeError:
             return {}
         return {loop["name"]: loop["state"] for loop in loops}
+
+
+class CcopsReport(FactBase[list[dict[str, Any]] | None]):
+    """``ccops fleet host-report KIND`` (status or doctor) of every pair on the host, run as the
+    agent user (the group of /etc/ccops/ccops.toml); None when ccops gives no JSON in time."""
+
+    def command(self, kind: str, ccops: str = "/opt/ccops/bin/ccops") -> StringCommand:
+        return StringCommand(
+            "runuser", "-u", '"$(stat -c %G /etc/ccops/ccops.toml)"', "--",
+            "timeout", str(REPORT_TIMEOUT), QuoteString(ccops), "fleet", "host-report",
+            QuoteString(kind), "||", "true",
+        )  # fmt: skip
+
+    def process(self, output: list[str]) -> list[dict[str, Any]] | None:
+        try:
+            report = json.loads("\n".join(output))
+        except json.JSONDecodeError:
+            return None
+        return report if isinstance(report, list) else None

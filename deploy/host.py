@@ -5,6 +5,10 @@ CLI, the three clones (the Builder's an empty workdir and the Adversary's none b
 exists), ccops in a venv from a wheel of
 this checkout, its config and the systemd units of the tmux server, watchdog and handoff.
 Every step changes only what differs, so a second run changes nothing.
+
+Each named project of the host data (``[projects.NAME]``) is one more pair: its clones, state
+dir, /etc/ccops/projects/NAME.toml and the instances ``ccops-watchdog@NAME.timer``... of the
+templated units, which run ``ccops --project NAME`` on its own tmux server ``ccops-NAME``.
 """
 
 import atexit
@@ -14,6 +18,7 @@ import shutil
 import subprocess
 import tempfile
 from pathlib import Path
+from typing import Any
 
 from pyinfra import host
 from pyinfra.facts.deb import DebPackages
@@ -22,8 +27,9 @@ from pyinfra.operations import apt, files, git, pip, server, systemd
 from pyinfra.operations.util import any_changed
 
 from ccops.runners.ssh import SOCKS_PACKAGE, known_hosts_line
+from ccops.runners.systemd import instance
 from deploy.operations import claude_cli, clone, loops_started, wheel_installed
-from deploy.settings import clones
+from deploy.settings import PROJECT_KEYS, clones
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -32,8 +38,9 @@ UV = Path("/var/cache/ccops/uv/bin/uv")
 PACKAGES = ("tmux", "git", "nodejs", "npm", "python3-venv", "ca-certificates", "openssh-client",
             SOCKS_PACKAGE)  # fmt: skip
 TIMERS = ("ccops-watchdog.timer", "ccops-handoff.timer", "ccops-doctor.timer")
-UNITS = ("ccops-tmux.service", "ccops-watchdog.service", "ccops-handoff.service",
-         "ccops-doctor.service", *TIMERS, "ccops-handoff.path")  # fmt: skip
+SERVICES = ("ccops-tmux.service", "ccops-watchdog.service", "ccops-handoff.service",
+            "ccops-doctor.service")  # fmt: skip
+UNITS = (*SERVICES, *TIMERS, "ccops-handoff.path")
 
 
 def build_wheel() -> Path:
@@ -48,10 +55,32 @@ def build_wheel() -> Path:
     return wheel
 
 
+def unit_file(unit: str, template: str, **values: object) -> Any:
+    """The unit file ``unit`` rendered from ``template``'s ``.j2``."""
+    return files.template(
+        name=f"unit {unit}",
+        src=str(TEMPLATES / f"{template}.j2"),
+        dest=f"/etc/systemd/system/{unit}",
+        mode="644",
+        **context,
+        **values,
+    )
+
+
 d = host.data
 user = d.agent_user
 clone_dir = clones(d.srv_dir)
-context = {"d": d, "clones": clone_dir, "venv": d.venv_dir}
+context = {"d": d, "venv": d.venv_dir}
+# The default pair (no project: today's units and config) and every named project.
+pairs = [
+    {
+        "name": "",
+        "clones": clone_dir,
+        "config_file": "/etc/ccops/ccops.toml",
+        **{key: d.get(key) for key in (*PROJECT_KEYS, "ccops_toml")},
+    },
+    *d.projects,
+]
 
 # NodeSource's nodejs brings its own npm, which conflicts with Debian's npm package.
 packages = [p for p in PACKAGES if p != "npm" or not host.get_fact(Which, command="npm")]
@@ -66,7 +95,9 @@ server.user(
     home=f"/home/{user}",
     create_home=True,
 )
-for path, mode in ((d.srv_dir, "755"), (d.state_dir, "750")):
+for path, mode in [
+    (p[key], m) for p in pairs for key, m in (("srv_dir", "755"), ("state_dir", "750"))
+]:
     files.directory(name=f"{path} owned by {user}", path=path, user=user, group=user, mode=mode)
 
 if d.git_credentials:
@@ -102,19 +133,20 @@ if d.claude_version:
 
 # Before the repo exists the Builder starts in an empty workdir and creates it; the Adversary's
 # clone is made later, by the watchdog once the repo answers (or by a deploy after that).
-for role, url, branch, until_repo in (
-    ("builder", d.repo_url, d.branch, "empty"),
-    ("adversary", d.repo_url, d.branch, "absent"),
-    ("plan", d.plan_url, None, ""),
-):
-    clone(
-        name=f"{role} clone {clone_dir[role]} (an existing clone is never touched)",
-        src=url,
-        dest=clone_dir[role],
-        branch=branch,
-        until_repo=until_repo,
-        _su_user=user,
-    )
+for p in pairs:
+    for role, url, branch, until_repo in (
+        ("builder", p["repo_url"], p["branch"], "empty"),
+        ("adversary", p["repo_url"], p["branch"], "absent"),
+        ("plan", p["plan_url"], None, ""),
+    ):
+        clone(
+            name=f"{role} clone {p['clones'][role]} (an existing clone is never touched)",
+            src=url,
+            dest=p["clones"][role],
+            branch=branch,
+            until_repo=until_repo,
+            _su_user=user,
+        )
 
 wheel = build_wheel()
 remote_wheel = f"/var/cache/ccops/{wheel.name}"
@@ -128,15 +160,17 @@ wheel_installed(
     sha256=hashlib.sha256(wheel.read_bytes()).hexdigest(),
 )
 
-files.directory(name="/etc/ccops", path="/etc/ccops", mode="755")
-files.put(  # rendered and checked by ccops.config with the host data (deploy/settings.py)
-    name="/etc/ccops/ccops.toml",
-    src=io.StringIO(d.ccops_toml),
-    dest="/etc/ccops/ccops.toml",
-    user="root",
-    group=user,
-    mode="640",
-)
+for folder in ("/etc/ccops", *(["/etc/ccops/projects"] if d.projects else [])):
+    files.directory(name=folder, path=folder, mode="755")
+for p in pairs:
+    files.put(  # rendered and checked by ccops.config with the host data (deploy/settings.py)
+        name=p["config_file"],
+        src=io.StringIO(p["ccops_toml"]),
+        dest=p["config_file"],
+        user="root",
+        group=user,
+        mode="640",
+    )
 files.template(
     name="/etc/ccops/tmux.conf",
     src=str(TEMPLATES / "tmux.conf.j2"),
@@ -145,30 +179,52 @@ files.template(
     **context,
 )
 
-units = {
-    unit: files.template(
-        name=f"unit {unit}",
-        src=str(TEMPLATES / f"{unit}.j2"),
-        dest=f"/etc/systemd/system/{unit}",
-        mode="644",
-        **context,
-    )
+# The default pair's units; the named projects' templates (``%i``: the project) and each
+# project's path unit, whose clones are its own. ``files[unit]``: the file a unit runs from.
+unit_files = {
+    unit: unit_file(unit, unit, clones=clone_dir, branch=d.branch, at="", project_option="",
+                    socket=d.tmux_socket)
     for unit in UNITS
-}
-systemd.daemon_reload(name="systemd daemon-reload", _if=any_changed(*units.values()))
-systemd.service(name="ccops-tmux.service", service="ccops-tmux.service", running=True,
-                enabled=True)  # fmt: skip
-# The watchdog starts every loop that is not running: it runs only when loops should.
-for unit in (*TIMERS, "ccops-handoff.path"):
-    wanted = d.start_loops or unit != "ccops-watchdog.timer"
-    systemd.service(name=unit, service=unit, running=wanted, enabled=wanted)
-    if wanted:
-        systemd.service(
-            name=f"{unit} restarted (changed)",
-            service=unit,
-            restarted=True,
-            _if=units[unit].did_change,
-        )
+}  # fmt: skip
+if d.projects:
+    templated = {"at": "@%i", "project_option": " --project %i", "socket": "ccops-%i"}
+    for unit in (*SERVICES, *TIMERS):
+        unit_files[instance(unit, "")] = unit_file(instance(unit, ""), unit, **templated)
+for p in d.projects:
+    path_unit = instance("ccops-handoff.path", p["name"])
+    unit_files[path_unit] = unit_file(path_unit, "ccops-handoff.path", clones=p["clones"],
+                                      branch=p["branch"], at=f"@{p['name']}")  # fmt: skip
+systemd.daemon_reload(name="systemd daemon-reload", _if=any_changed(*unit_files.values()))
 
-if d.start_loops:
-    loops_started(name="Start the loops", ccops=f"{d.venv_dir}/bin/ccops", _su_user=user)
+
+def pair_unit(unit: str, name: str) -> tuple[str, Any]:
+    """A pair's unit and the file it runs from: the default's own, a project's instance of a
+    template, or a project's own path unit."""
+    if not name:
+        return unit, unit_files[unit]
+    own = instance(unit, name)
+    return own, unit_files[own if own in unit_files else instance(unit, "")]
+
+
+for p in pairs:
+    tmux_unit, _ = pair_unit("ccops-tmux.service", p["name"])
+    systemd.service(name=tmux_unit, service=tmux_unit, running=True, enabled=True)
+    # The watchdog starts every loop that is not running: it runs only when loops should.
+    for kind in (*TIMERS, "ccops-handoff.path"):
+        unit, source = pair_unit(kind, p["name"])
+        wanted = p["start_loops"] or kind != "ccops-watchdog.timer"
+        systemd.service(name=unit, service=unit, running=wanted, enabled=wanted)
+        if wanted:
+            systemd.service(
+                name=f"{unit} restarted (changed)",
+                service=unit,
+                restarted=True,
+                _if=source.did_change,
+            )
+    if p["start_loops"]:
+        loops_started(
+            name=f"Start the loops of {p['name']}" if p["name"] else "Start the loops",
+            ccops=f"{d.venv_dir}/bin/ccops",
+            project=p["name"],
+            _su_user=user,
+        )

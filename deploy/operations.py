@@ -72,11 +72,12 @@ def clone(
 
 
 @operation()
-def loops_started(ccops: str) -> Generator[StringCommand, None, None]:
-    """``ccops loops start`` when a loop is not alive (run it with ``_su_user``); the Adversary
-    waiting for the repo is left to the watchdog."""
-    states = host.get_fact(LoopStates, ccops=ccops)
+def loops_started(ccops: str, project: str = "") -> Generator[StringCommand, None, None]:
+    """``ccops [--project NAME] loops start`` when a loop is not alive (run it with
+    ``_su_user``); the Adversary waiting for the repo is left to the watchdog."""
+    states = host.get_fact(LoopStates, ccops=ccops, project=project)
     if states and all(state in ("alive", WAITING_FOR_REPO) for state in states.values()):
         host.noop("the loops are alive or waiting for the repo")
         return
-    yield StringCommand(QuoteString(ccops), "loops", "start")
+    selected = ("--project", QuoteString(project)) if project else ()
+    yield StringCommand(QuoteString(ccops), *selected, "loops", "start")

@@ -5,6 +5,8 @@ Every value is checked before pyinfra adds a single operation; a bad one stops t
 with one line naming the key and where it came from. The keys that end up in ccops.toml
 are checked by ccops.config itself, on the file as it will be written. Secrets never
 appear in the data: git credentials and the VM's SSH key are paths to files, never their content.
+``[projects.NAME]`` tables add named pairs (their own PROJECT_KEYS; the rest is the host's), and
+a fleet file (:func:`fleet`) gives inventories/fleet.py its hosts, each with its own data file.
 """
 
 from __future__ import annotations
@@ -19,12 +21,13 @@ from urllib.parse import urlsplit
 
 from pydantic import ValidationError
 
-from ccops.config import Config, first_problem
+from ccops.config import PROJECTS_DIR, Config, first_problem, project_defaults, project_values
 from ccops.runners.ssh import client_config
 
 ENV_PREFIX = "CCOPS_DEPLOY_"
 DATA_FILE_VARIABLE = f"{ENV_PREFIX}DATA"
 CONNECTION_KEYS = ("HOST", "USER", "PORT", "KEY")
+PROJECT_NAME = re.compile(r"^[A-Za-z0-9_-]+$")
 USER_NAME = re.compile(r"^[a-z_][a-z0-9_-]{0,31}$")
 BRANCH = re.compile(r"^(?!-)(?!.*\.\.)[A-Za-z0-9._/-]+$")
 GIT_SCHEMES = ("https", "http", "ssh", "git", "file")
@@ -114,6 +117,21 @@ def host_key(value: Any) -> str:
     return value.strip()
 
 
+def projects(value: Any) -> dict[str, dict[str, Any]]:
+    """The named pairs besides the default one: ``[projects.NAME]`` tables (or their JSON)."""
+    if isinstance(value, str):
+        try:
+            value = json.loads(value or "{}")
+        except json.JSONDecodeError as error:
+            raise ValueError(f"not valid JSON: {error}") from None
+    if not isinstance(value, dict) or not all(isinstance(v, dict) for v in value.values()):
+        raise ValueError("expected [projects.NAME] tables of " + ", ".join(PROJECT_KEYS))
+    for name in value:
+        if not PROJECT_NAME.match(name):
+            raise ValueError(f"project {name!r}: expected only letters, digits, '-' and '_'")
+    return value
+
+
 # The deploy's own keys: key: (default, check)
 KEYS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "repo_url": ("", optional_git_url),
@@ -127,7 +145,10 @@ KEYS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "git_credentials": ("", local_file("git-credentials file")),
     "vm_ssh_key": ("", local_file("private key file (root on the VM)")),
     "vm_host_key": ("", host_key),
+    "projects": ({}, projects),
 }
+# What a named project sets for itself; the rest of its ccops.toml is the host's.
+PROJECT_KEYS = ("repo_url", "plan_url", "branch", "srv_dir", "state_dir", "start_loops")
 # Keys passed on to ccops.toml, checked by ccops.config: key: its ccops.toml key.
 # Empty (the default) leaves the key out, so ccops's own default applies.
 CONFIG_KEYS = {
@@ -160,12 +181,12 @@ def read_file(path: str) -> dict[str, Any]:
         ) from None
 
 
-def clones(srv_dir: str) -> dict[str, str]:
+def clones(srv_dir: str, name: str = "cc-ci") -> dict[str, str]:
     """Where the builder's, the adversary's and the plan's clones live."""
     return {
-        "builder": f"{srv_dir}/cc-ci",
-        "adversary": f"{srv_dir}/cc-ci-adv",
-        "plan": f"{srv_dir}/cc-ci-plan",
+        "builder": f"{srv_dir}/{name}",
+        "adversary": f"{srv_dir}/{name}-adv",
+        "plan": f"{srv_dir}/{name}-plan",
     }
 
 
@@ -187,7 +208,72 @@ def host_data(environ: Mapping[str, str], site: Path | None = None) -> dict[str,
     text = render({name: lookup(settings, name) for name in owned})
     checked(tomllib.loads(text), owned, sources)  # the file as written
     data |= {key: lookup(settings, name) for key, name in CONFIG_KEYS.items()}
-    return data | {"ccops_toml": text, "ssh_config": ssh_config(data, sources)}
+    source = sources["projects"]
+    pairs = [project_keys(name, given, data, source) for name, given in data["projects"].items()]
+    distinct([{"name": "", **data}, *pairs], source)
+    pairs = [pair | project_files(pair, raw, sources) for pair in pairs]
+    return data | {"ccops_toml": text, "ssh_config": ssh_config(data, sources), "projects": pairs}
+
+
+def project_keys(
+    name: str, given: dict[str, Any], host: dict[str, Any], source: str
+) -> dict[str, Any]:
+    """One named project's own keys, checked; the host's branch and start_loops by default."""
+    for key in sorted(set(given) - set(PROJECT_KEYS)):
+        raise DataError(
+            f"projects.{name}.{key}", f"unknown key; known: {', '.join(PROJECT_KEYS)}", source
+        )
+    defaults = {
+        **{key: host[key] for key in ("branch", "start_loops")},
+        **{"repo_url": "", "plan_url": "", "srv_dir": f"/srv/{name}"},
+        "state_dir": project_defaults(name)["paths"]["state_dir"],
+    }
+    data: dict[str, Any] = {"name": name}
+    for key in PROJECT_KEYS:
+        try:
+            data[key] = KEYS[key][1](given.get(key, defaults[key]))
+        except (ValueError, TypeError) as error:
+            raise DataError(f"projects.{name}.{key}", str(error), source) from None
+    return data
+
+
+def project_files(
+    data: dict[str, Any], raw: dict[str, Any], sources: dict[str, str]
+) -> dict[str, Any]:
+    """A named project's ccops.toml (checked by ccops.config), clones and tmux socket."""
+    name, source = data["name"], sources["projects"]
+    owned = ccops_toml_values(data, raw, name)
+    # A problem in a key of the project's own is named as such: projects.NAME.KEY.
+    own = {n: (f"projects.{name}.{key}" if key in PROJECT_KEYS else key, value)
+           for n, (key, value) in owned.items()}  # fmt: skip
+    where = sources | {f"projects.{name}.{key}": source for key in PROJECT_KEYS}
+    config = checked(project_values(nested(owned), name), own, where)
+    settings = config.model_dump(mode="json")
+    text = render({n: lookup(settings, n) for n in owned})
+    return data | {
+        "clones": clones(data["srv_dir"], name),
+        "ccops_toml": text,
+        "config_file": str(PROJECTS_DIR / f"{name}.toml"),
+        "tmux_socket": config.tmux.socket,
+    }
+
+
+def distinct(pairs: list[dict[str, Any]], source: str) -> None:
+    """No two pairs share a state dir or a clone: one pair never reaches another's state."""
+    seen: dict[str, str] = {}
+    for one in pairs:
+        where = f"projects.{one['name']}" if one["name"] else "the default pair"
+        for key, path in (
+            ("state_dir", one["state_dir"]),
+            *(("srv_dir", c) for c in clones(one["srv_dir"], one["name"] or "cc-ci").values()),
+        ):
+            if path in seen:
+                raise DataError(
+                    f"{where}.{key}" if one["name"] else key,
+                    f"{path} is {seen[path]}'s too",
+                    source,
+                )
+            seen[path] = where
 
 
 def ssh_config(data: dict[str, Any], sources: dict[str, str]) -> str:
@@ -232,9 +318,14 @@ def given_values(
     return values, sources
 
 
-def ccops_toml_values(data: dict[str, Any], raw: dict[str, Any]) -> dict[str, tuple[str, Any]]:
-    """Each ccops.toml key the deploy writes: (the host-data key it comes from, its value)."""
-    clone = clones(data["srv_dir"])
+def ccops_toml_values(
+    data: dict[str, Any], raw: dict[str, Any], project: str = ""
+) -> dict[str, tuple[str, Any]]:
+    """Each ccops.toml key the deploy writes: (the host-data key it comes from, its value).
+
+    A named ``project``'s file names it and keeps its own tmux socket (``ccops-NAME``, which its
+    templated units use), whatever the host's ``tmux_socket``."""
+    clone = clones(data["srv_dir"], project or "cc-ci")
     owned: dict[str, tuple[str, Any]] = {
         # ccops-tmux.service owns the server; a ccops command must never start one itself.
         "tmux.start_server": ("", False),
@@ -245,9 +336,9 @@ def ccops_toml_values(data: dict[str, Any], raw: dict[str, Any]) -> dict[str, tu
         "repo.url": ("repo_url", data["repo_url"]),
     }
     for key, name in CONFIG_KEYS.items():
-        if raw[key] not in EMPTY:
+        if raw[key] not in EMPTY and not (project and name == "tmux.socket"):
             owned[name] = (key, raw[key])
-    return owned
+    return {"project": ("", project), **owned} if project else owned
 
 
 def checked(
@@ -289,8 +380,9 @@ def render(values: dict[str, Any]) -> str:
     for name, value in values.items():
         section, _, leaf = name.rpartition(".")
         sections.setdefault(section, []).append(f"{leaf} = {json.dumps(value)}")
+    top = sections.pop("", [])  # top-level keys come before any table
     blocks = [f"[{section}]\n" + "\n".join(lines) for section, lines in sections.items()]
-    return "\n\n".join([HEADER, *blocks]) + "\n"
+    return "\n\n".join([HEADER, *(["\n".join(top)] if top else []), *blocks]) + "\n"
 
 
 def connection(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
@@ -310,3 +402,35 @@ def connection(environ: Mapping[str, str]) -> tuple[str, dict[str, Any]]:
             raise DataError("key", f"no key file at {key}", f"environment variable {ENV_PREFIX}KEY")
         ssh["ssh_key"] = key
     return host, ssh
+
+
+FLEET_VARIABLE = "CCOPS_FLEET"
+FLEET_KEYS = ("data", "groups")  # besides pyinfra's own ssh_* connection keys
+
+
+def fleet(path: Path, environ: Mapping[str, str]) -> dict[str, list[Any]]:
+    """pyinfra groups of the fleet file: ``fleet`` holds every host with its connection and its
+    checked host data (its own data file, then ``CCOPS_DEPLOY_<KEY>``); each of a host's
+    ``groups`` lists its name."""
+    where = f"fleet file {path}"
+    hosts = read_file(str(path)).get("hosts")
+    if not isinstance(hosts, dict) or not hosts:
+        raise DataError("hosts", "expected [hosts.NAME] tables", where)
+    groups: dict[str, list[Any]] = {"fleet": []}
+    for name, entry in hosts.items():
+        unknown = [k for k in entry if k not in FLEET_KEYS and not k.startswith("ssh_")]
+        if unknown:
+            raise DataError(
+                f"hosts.{name}.{unknown[0]}", "unknown key; known: data, groups, ssh_*", where
+            )
+        data_file = path.parent / entry.get("data", "")
+        if not entry.get("data") or not data_file.is_file():
+            raise DataError(
+                f"hosts.{name}.data", "expected the host's data file (like cc-ci.toml)", where
+            )
+        data = host_data({**environ, DATA_FILE_VARIABLE: str(data_file)})
+        ssh = {key: value for key, value in entry.items() if key.startswith("ssh_")}
+        groups["fleet"].append((name, {**ssh, **data}))
+        for group in entry.get("groups", []):
+            groups.setdefault(group, []).append(name)
+    return groups

@@ -1,8 +1,10 @@
 """The sandbox deploy (deploy/host.py) over real SSH onto a booted Debian 12 systemd host.
 
 One nspawn host per module: a dry run, then the first and the second deploy share it, and
-the later tests exercise what the deploy set up. Test repos are served by `git daemon` on
-this machine (the container shares the host network). The agent is ccops's stand-in.
+the later tests exercise what the deploy set up. The host carries two pairs: the default one
+and the named project ``alpha`` (its own repos, clones, state, tmux server and unit instances).
+Test repos are served by `git daemon` on this machine (the container shares the host network).
+The agent is ccops's stand-in.
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ STANDIN = (
 )
 UNITS = ("ccops-tmux.service", "ccops-watchdog.timer", "ccops-handoff.timer", "ccops-doctor.timer",
          "ccops-handoff.path")  # fmt: skip
+PROJECT = "alpha"
+PROJECT_UNITS = tuple(unit.replace(".", f"@{PROJECT}.") for unit in UNITS)
+REPOS = ("cc-ci", "cc-ci-plan", PROJECT, f"{PROJECT}-plan")
 WATCHDOG_INTERVAL = 5  # seconds: the timer's catch-up is observable within a test
 HANDOFF_INTERVAL = 30
 CLAUDE_VERSION = "2.1.331"
@@ -81,12 +86,15 @@ class Sandbox:
     def as_agent(self, cmd: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         return self.host.ssh(f"runuser -u {AGENT} -- sh -c {shlex.quote(cmd)}", check=check)
 
-    def loops(self) -> dict[str, dict[str, Any]]:
-        rows = json.loads(self.as_agent("/opt/ccops/bin/ccops loops status --json").stdout)
+    def loops(self, project: str = "") -> dict[str, dict[str, Any]]:
+        selected = f"--project {project} " if project else ""
+        rows = json.loads(
+            self.as_agent(f"/opt/ccops/bin/ccops {selected}loops status --json").stdout
+        )
         return {row["name"]: row for row in rows}
 
-    def loops_alive(self) -> bool:
-        return all(loop["state"] == "alive" for loop in self.loops().values())
+    def loops_alive(self, project: str = "") -> bool:
+        return all(loop["state"] == "alive" for loop in self.loops(project).values())
 
     def records(self, session: str) -> list[dict[str, Any]]:
         return read_records(self.host.root / f"var/lib/ccops/records/{session}.jsonl")
@@ -147,7 +155,7 @@ def git_daemon(base: Path, repos: tuple[str, ...] = ("cc-ci", "cc-ci-plan")) -> 
 
 def seed_repo(base: Path, name: str) -> None:
     """``base/name.git`` with one commit on main: STATUS.md in cc-ci, plan.md in the plan."""
-    path, text = ("plan.md", "# plan\n") if name == "cc-ci-plan" else ("STATUS.md", "# STATUS\n")
+    path, text = ("plan.md", "# plan\n") if name.endswith("-plan") else ("STATUS.md", "# STATUS\n")
     git("init", "--quiet", "--bare", "--initial-branch=main", str(base / f"{name}.git"))
     seed = base / f"{name}-seed"
     git("clone", "--quiet", str(base / f"{name}.git"), str(seed))
@@ -157,9 +165,12 @@ def seed_repo(base: Path, name: str) -> None:
     git("push", "--quiet", "origin", "HEAD:main", cwd=seed)
 
 
-def write_data(workdir: Path, url: str, vm: IncusEnv | None = None) -> Path:
-    """The deploy's data file: the test repos, the stand-in agent, a fast watchdog, and with
-    ``vm`` the test sshd (root logs in with ``vm.ssh_key``) behind the test SOCKS5 proxy."""
+def write_data(
+    workdir: Path, url: str, vm: IncusEnv | None = None, projects: tuple[str, ...] = ()
+) -> Path:
+    """The deploy's data file: the test repos, the stand-in agent, a fast watchdog, with
+    ``vm`` the test sshd (root logs in with ``vm.ssh_key``) behind the test SOCKS5 proxy, and
+    the named ``projects`` (repos NAME.git and NAME-plan.git)."""
     credentials = workdir / "git-credentials"
     credentials.write_text(f"http://bot:{SECRET}@127.0.0.1\n")
     data_file = workdir / "sandbox.toml"
@@ -178,13 +189,19 @@ def write_data(workdir: Path, url: str, vm: IncusEnv | None = None) -> Path:
             f'vm_ssh_key = "{vm.ssh_key}"',
             f'vm_host_key = "{vm.ssh_host_key}"',
         ]
+    for name in projects:
+        lines += [
+            f"[projects.{name}]",
+            f'repo_url = "{url}/{name}.git"',
+            f'plan_url = "{url}/{name}-plan.git"',
+        ]
     data_file.write_text("\n".join(lines) + "\n")
     return data_file
 
 
 @pytest.fixture(scope="module")
 def git_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    with git_daemon(tmp_path_factory.mktemp("git-daemon")) as url:
+    with git_daemon(tmp_path_factory.mktemp("git-daemon"), REPOS) as url:
         yield url
 
 
@@ -205,7 +222,7 @@ def sandbox(
     """The host after a dry run and the first deploy."""
     workdir = tmp_path_factory.mktemp("deploy")
     checkout = snapshot(workdir / "checkout")
-    data_file = write_data(workdir, git_server, incus)
+    data_file = write_data(workdir, git_server, incus, (PROJECT,))
     dry = run_deploy(checkout, nspawn_host, data_file, "--dry")
     first = run_deploy(checkout, nspawn_host, data_file, "-y")
     print(f"first deploy: {first.seconds:.1f} s, changed: {first.changed()}")
@@ -272,16 +289,39 @@ def test_second_deploy_changes_nothing(sandbox: Sandbox) -> None:
 
 
 def test_units_active_and_enabled(sandbox: Sandbox) -> None:
-    active = sandbox.host.ssh(f"systemctl is-active {' '.join(UNITS)}", check=False)
-    enabled = sandbox.host.ssh(f"systemctl is-enabled {' '.join(UNITS)}", check=False)
-    assert active.stdout.split() == ["active"] * len(UNITS), active.stdout
-    assert enabled.stdout.split() == ["enabled"] * len(UNITS), enabled.stdout
+    units = " ".join((*UNITS, *PROJECT_UNITS))
+    active = sandbox.host.ssh(f"systemctl is-active {units}", check=False)
+    enabled = sandbox.host.ssh(f"systemctl is-enabled {units}", check=False)
+    assert active.stdout.split() == ["active"] * len(units.split()), active.stdout
+    assert enabled.stdout.split() == ["enabled"] * len(units.split()), enabled.stdout
+
+
+def test_a_project_is_a_pair_of_its_own(sandbox: Sandbox) -> None:
+    """alpha's loops run on its own tmux server in its own clones; stopping them leaves the
+    default pair running, and alpha's watchdog timer starts them again."""
+    assert wait_for(lambda: sandbox.loops_alive(PROJECT), 20)
+    shown = json.loads(sandbox.as_agent(f"/opt/ccops/bin/ccops -p {PROJECT} status --json").stdout)
+    assert shown["project"] == PROJECT
+    assert [loop["session"] for loop in shown["loops"]] == [f"{PROJECT}-builder", f"{PROJECT}-adv"]
+    assert (
+        sandbox.as_agent(f"tmux -L ccops-{PROJECT} has-session -t {PROJECT}-builder").returncode
+        == 0
+    )
+    before = {name: loop["pid"] for name, loop in sandbox.loops().items()}
+    sandbox.as_agent(f"/opt/ccops/bin/ccops --project {PROJECT} loops stop")
+    assert {loop["state"] for loop in sandbox.loops(PROJECT).values()} == {"missing"}
+    assert {name: loop["pid"] for name, loop in sandbox.loops().items()} == before
+    sandbox.as_agent(f"/opt/ccops/bin/ccops --project {PROJECT} loops start")
+    killed = sandbox.loops(PROJECT)["builder"]["pid"]
+    sandbox.host.ssh(f"kill -9 {killed}")  # alpha's own hook or timer brings it back
+    assert wait_for(lambda: _alive_with_new_pid(sandbox, "builder", killed, PROJECT), 20)
+    assert {name: loop["pid"] for name, loop in sandbox.loops().items()} == before
 
 
 def test_units_verify_clean(sandbox: Sandbox) -> None:
     result = sandbox.host.ssh(
-        "cd /etc/systemd/system && systemd-analyze verify ccops-*.service ccops-*.timer "
-        "ccops-*.path",
+        "cd /etc/systemd/system && systemd-analyze verify ccops-*[!@].service "
+        f"ccops-*[!@].timer ccops-*.path {' '.join(PROJECT_UNITS)}",
         check=False,
     )
     assert result.returncode == 0, result
@@ -307,10 +347,10 @@ def test_secret_bearing_files_are_private(sandbox: Sandbox) -> None:
         f"600 {AGENT} {AGENT} /home/{AGENT}/.git-credentials",
         f"750 {AGENT} {AGENT} /var/lib/ccops",
     ]
-    # mirror.git is git's own bare mirror of repo.url (git's modes, inside the 0750 state dir);
+    # mirror.git (a pair's) is git's own bare mirror of repo.url (git's modes, in a 0750 dir);
     # records/ is what the stand-in agent of this test writes.
     state = sandbox.host.ssh(
-        "find /var/lib/ccops -path /var/lib/ccops/mirror.git -prune -o "
+        "find /var/lib/ccops -name mirror.git -prune -o "
         "-path /var/lib/ccops/records -prune -o -type f -printf '%m %u %p\\n'"
     ).stdout
     files = [line.split(" ", 2) for line in state.splitlines()]
@@ -417,6 +457,7 @@ def test_reboot_brings_the_loops_back(sandbox: Sandbox) -> None:
     sandbox.host.reboot()
     booted = time.monotonic()
     assert wait_for(sandbox.loops_alive, 40)
+    assert wait_for(lambda: sandbox.loops_alive(PROJECT), 40)
     print(f"loops back after boot: {time.monotonic() - booted:.1f} s")
 
 
@@ -467,7 +508,11 @@ def test_bad_data_fails_before_any_change(sandbox: Sandbox) -> None:
 def test_real_claude_cli_pinned(sandbox: Sandbox) -> None:
     pinned = {"CCOPS_DEPLOY_CLAUDE_VERSION": CLAUDE_VERSION}
     installed = sandbox.deploy("-y", **pinned)
-    assert installed.changed() == [f"claude CLI {CLAUDE_VERSION}", "/etc/ccops/ccops.toml"]
+    assert installed.changed() == [
+        f"claude CLI {CLAUDE_VERSION}",
+        "/etc/ccops/ccops.toml",
+        f"/etc/ccops/projects/{PROJECT}.toml",
+    ]
     version = sandbox.as_agent("cd && claude --version").stdout
     assert version.startswith(CLAUDE_VERSION), version
     again = sandbox.deploy("-y", **pinned)
@@ -481,6 +526,6 @@ def test_real_claude_cli_pinned(sandbox: Sandbox) -> None:
     assert login["status"] == "fail" and login["detail"] == f"{AGENT} is not logged in", login
 
 
-def _alive_with_new_pid(sandbox: Sandbox, name: str, old_pid: int) -> bool:
-    loop = sandbox.loops()[name]
+def _alive_with_new_pid(sandbox: Sandbox, name: str, old_pid: int, project: str = "") -> bool:
+    loop = sandbox.loops(project)[name]
     return loop["state"] == "alive" and loop["pid"] != old_pid

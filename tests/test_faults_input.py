@@ -116,7 +116,8 @@ def leaf_keys(model: type[BaseModel], prefix: str = "") -> list[str]:
 def test_every_key_given_a_wrong_type_is_one_line_naming_it(tmp_path: Path, key: str) -> None:
     section, _, name = key.rpartition(".")
     path = tmp_path / "bad.toml"
-    path.write_text(f"[{section}]\n{name} = {{ wrong = 1 }}\n")  # a table where no key takes one
+    header = f"[{section}]\n" if section else ""  # ``project`` is a top-level key
+    path.write_text(f"{header}{name} = {{ wrong = 1 }}\n")  # a table where no key takes one
     line = fails(run("-c", str(path), "config", "show"), 2, str(path))
     assert line.startswith(f"ccops: {key}: "), line
 

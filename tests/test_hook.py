@@ -34,6 +34,7 @@ def test_prompt_is_kept_as_hash_and_ping_id_only(tmp_path: Path) -> None:
     assert entry["ping_id"] == "0a1b2c3d4e"
     for path in record_path(tmp_path, "builder").parent.iterdir():
         assert "REVIEW.md" not in path.read_text(), path
+        assert path.stat().st_mode & 0o777 == 0o600, path  # the agent user's alone
 
 
 def test_latest_of_each_event_and_every_event_in_the_log(tmp_path: Path) -> None:

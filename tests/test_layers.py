@@ -65,7 +65,7 @@ def test_top_level_holds_only_shared_modules() -> None:
 SPAWNS = {"run", "Popen", "call", "check_call", "check_output"}
 OS_SPAWNS = ("exec", "spawn", "system", "popen")
 RUNNERS = {
-    "subprocess": {"tmux", "git", "terraform", "claude", "systemd", "ssh"},
+    "subprocess": {"tmux", "git", "terraform", "claude", "systemd", "ssh", "pyinfra"},
     "httpx": {"http", "incus"},
 }
 
@@ -90,7 +90,7 @@ def outside_calls(path: Path) -> set[str]:
 @pytest.mark.parametrize("path", sorted(PACKAGE.rglob("*.py")), ids=lambda p: p.stem)
 def test_only_the_owning_runner_touches_an_outside_system(path: Path) -> None:
     """tmux only through runners/tmux.py, git through git.py, Incus through incus.py (httpx),
-    Terraform through terraform.py, claude and systemd through theirs. The stand-in agent
+    Terraform through terraform.py, claude, systemd and pyinfra through theirs. The stand-in agent
     (testing/) plays an outside program itself and is not held to this."""
     if path.parent.name == "testing":
         return

@@ -47,6 +47,7 @@ COMMANDS = (
     LazyCommand("config", "ccops.cli.config:app", "Inspect the effective configuration."),
     LazyCommand("vm", "ccops.cli.vm:app", "Inspect and rescue the cc-nix-test Incus VM."),
     LazyCommand("notify", "ccops.cli.notify:app", "Send notifications to the operator."),
+    LazyCommand("fleet", "ccops.cli.fleet:app", "Status and doctor of every pair on every host."),
 )
 
 
@@ -134,9 +135,18 @@ def root(
             help="Read the config file alone: ignore every CCOPS_* variable (ccops's own hooks).",
         ),
     ] = False,
+    project: Annotated[
+        str,
+        typer.Option(
+            "--project",
+            "-p",
+            help="The pair of project NAME: /etc/ccops/projects/NAME.toml, its own tmux server"
+            " and state (default: $CCOPS_PROJECT, else the host's single pair).",
+        ),
+    ] = "",
 ) -> None:
     """Run and supervise the cc-ci Builder and Adversary claude loops."""
-    ctx.obj = (config, config_only)
+    ctx.obj = (config, config_only, project)
 
 
 def main() -> None:

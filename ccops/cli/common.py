@@ -39,8 +39,8 @@ def config_of(ctx: typer.Context) -> Config:
     """The config named by the root options, loaded on first use."""
     root = ctx.find_root()
     if not isinstance(root.obj, Config):
-        path, config_only = root.obj
-        root.obj = load_config(path, environment=not config_only)
+        path, config_only, project = root.obj
+        root.obj = load_config(path, environment=not config_only, project=project)
     return root.obj
 
 

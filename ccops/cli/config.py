@@ -22,6 +22,7 @@ def show(
     if as_json:
         print_json(data)
         return
+    typer.echo(f"project = {json.dumps(data.pop('project'))}\n")
     for section, values in data.items():
         _print_section(section, values)
 

@@ -58,7 +58,9 @@ def _watch(config: Config, vm: bool, interval: float) -> None:
 def screen(config: Config, facts: dict[str, Any]) -> Group:
     """Everything ``ccops status`` shows, as one renderable."""
     now = time.time()
+    project = [f"project: {escape(facts['project'])}"] if facts["project"] else []
     return Group(
+        *project,
         status_table(facts["loops"], restarts=facts["restarts"]),
         *agent_lines(facts, now),
         *handoff_lines(facts, now),

@@ -15,3 +15,10 @@ def show(unit: str, *properties: str) -> dict[str, str]:
         argv, capture_output=True, text=True, timeout=SHOW_TIMEOUT, check=False
     ).stdout
     return {key: value for key, _, value in (line.partition("=") for line in shown.splitlines())}
+
+
+def instance(unit: str, name: str) -> str:
+    """``ccops-watchdog.timer``'s instance ``name``: ``ccops-watchdog@name.timer`` (an empty
+    ``name``: the template, ``ccops-watchdog@.timer``)."""
+    stem, _, kind = unit.rpartition(".")
+    return f"{stem}@{name}.{kind}"

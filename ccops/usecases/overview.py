@@ -36,6 +36,7 @@ def overview(config: Config, vm: bool = True) -> dict[str, Any]:
         for to in AGENT_NAMES
     }
     return {
+        "project": config.project,
         "loops": statuses,
         "agents": {s.name: _agent(loops, s, last_ping[s.name]) for s in statuses},
         "restarts": {name: len(watchdog.restarts.get(name, ())) for name in AGENT_NAMES},

@@ -23,9 +23,10 @@ def steps(config: Config) -> list[Step]:
         "ccops-watchdog.timer": ("watchdog.interval", config.watchdog.interval),
         "ccops-handoff.timer": ("handoff.interval", config.handoff.interval),
     }
+    named = {u: systemd.instance(u, config.project) if config.project else u for u in UNITS}
     return [
-        Step(f"unit {u}", partial(unit, u, every.get(u)), f"systemctl enable --now {u}")
-        for u in UNITS
+        Step(f"unit {n}", partial(unit, n, every.get(u)), f"systemctl enable --now {n}")
+        for u, n in named.items()
     ]
 
 
