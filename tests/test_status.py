@@ -82,6 +82,7 @@ BUDGET = {
     "problem": str,
 }
 SHAPE = {
+    "project": str,
     "loops": [LOOP],
     "agents": {"builder": AGENT, "adversary": AGENT},
     "restarts": {"builder": int, "adversary": int},
