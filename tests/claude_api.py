@@ -28,6 +28,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import pytest
+
 CLAUDE_VERSION = "2.1.331"
 CLAUDE_BIN = (
     Path(os.environ.get("CCOPS_CACHE_DIR", "/var/cache/ccops"))
@@ -51,6 +53,16 @@ reaches for a model catalog and a plugin marketplace."""
 REPLY = "ok"
 PASTED = re.compile(r"<pasted_content[^>]*>(.*?)</pasted_content[^>]*>", re.DOTALL)
 REMINDER = re.compile(r"<system-reminder>.*?</system-reminder>", re.DOTALL)
+
+
+def subscriber_env(monkeypatch: pytest.MonkeyPatch, home: Path, url: str) -> None:
+    """The environment of a claude.ai subscriber (an OAuth token, no API key) talking to the
+    local API at ``url`` only, from ``home``, in UTC."""
+    env = {"HOME": str(home), "TZ": "UTC", "ANTHROPIC_BASE_URL": url, **OFFLINE}
+    for name, value in {**env, "CLAUDE_CODE_OAUTH_TOKEN": OAUTH_TOKEN}.items():
+        monkeypatch.setenv(name, value)
+    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
+        monkeypatch.delenv(name, raising=False)
 
 
 def user_text(message: dict[str, Any]) -> str:

@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from claude_api import CLAUDE_BIN, OAUTH_TOKEN, OFFLINE, FakeMessagesAPI, first_run_home
+from claude_api import CLAUDE_BIN, FakeMessagesAPI, first_run_home, subscriber_env
 from conftest import Setup, ok
 
 from ccops.decisions import agent_state
@@ -49,16 +49,7 @@ def test_real_claude_hooks_give_its_state_and_its_usage_limit(
     home = tmp_path / "home"
     first_run_home(home, [setup.root / "builder"])
     with FakeMessagesAPI() as api:
-        for name, value in {
-            "HOME": str(home),
-            "TZ": "UTC",
-            "ANTHROPIC_BASE_URL": api.url,
-            "CLAUDE_CODE_OAUTH_TOKEN": OAUTH_TOKEN,
-            **OFFLINE,
-        }.items():
-            monkeypatch.setenv(name, value)
-        for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
+        subscriber_env(monkeypatch, home, api.url)
         setup.write_config(
             claude={"command": [str(CLAUDE_BIN)], "skip_permissions": True, "allow_root": True}
         )

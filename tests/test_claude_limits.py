@@ -10,10 +10,10 @@ import time
 from pathlib import Path
 
 import pytest
-from claude_api import FakeMessagesAPI
+from claude_api import FakeMessagesAPI, subscriber_env
 from conftest import Setup
 from test_claude_e2e import CLAUDE_BIN, first_run_home
-from test_claude_hooks import OAUTH_TOKEN, SESSION
+from test_claude_hooks import SESSION
 
 from ccops.decisions import agent_state
 from ccops.hook import read_record
@@ -24,19 +24,6 @@ from ccops.usecases.loops import Loops, wait_for
 from ccops.usecases.overview import agent_state_of
 
 AHEAD = 20  # seconds to the reset the API announces
-
-
-def subscriber_env(monkeypatch: pytest.MonkeyPatch, home: Path, url: str) -> None:
-    for name, value in {
-        "HOME": str(home), "TZ": "UTC", "ANTHROPIC_BASE_URL": url,
-        "CLAUDE_CODE_OAUTH_TOKEN": OAUTH_TOKEN, "DISABLE_AUTOUPDATER": "1",
-        "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1", "DISABLE_TELEMETRY": "1",
-        "DISABLE_ERROR_REPORTING": "1", "CLAUDE_CODE_MODEL_CATALOG": "off",
-        "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
-    }.items():  # fmt: skip
-        monkeypatch.setenv(name, value)
-    for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
-        monkeypatch.delenv(name, raising=False)
 
 
 def test_real_claude_limit_menu_is_never_typed_into_and_the_held_ping_goes_once(

@@ -15,7 +15,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from claude_api import FakeMessagesAPI
+from claude_api import FakeMessagesAPI, subscriber_env
 from conftest import Setup, events, kill
 from freeze import frozen
 from test_claude_e2e import CLAUDE_BIN, first_run_home
@@ -42,21 +42,7 @@ def claude(
     home = tmp_path / "home"
     first_run_home(home, [setup.root / "builder"])
     with FakeMessagesAPI() as api:
-        for name, value in {
-            "HOME": str(home),
-            "TZ": "UTC",
-            "ANTHROPIC_BASE_URL": api.url,
-            "CLAUDE_CODE_OAUTH_TOKEN": "sk-ant-oat01-x",
-            "DISABLE_AUTOUPDATER": "1",
-            "CLAUDE_CODE_DISABLE_NONESSENTIAL_TRAFFIC": "1",
-            "DISABLE_TELEMETRY": "1",
-            "DISABLE_ERROR_REPORTING": "1",
-            "CLAUDE_CODE_MODEL_CATALOG": "off",
-            "CLAUDE_CODE_DISABLE_OFFICIAL_MARKETPLACE_AUTOINSTALL": "1",
-        }.items():
-            monkeypatch.setenv(name, value)
-        for name in ("ANTHROPIC_API_KEY", "ANTHROPIC_AUTH_TOKEN"):
-            monkeypatch.delenv(name, raising=False)
+        subscriber_env(monkeypatch, home, api.url)
         setup.make_repos()
         setup.write_config(
             claude={"command": [str(CLAUDE_BIN)], "skip_permissions": True, "allow_root": True},
