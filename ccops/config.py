@@ -47,6 +47,7 @@ DEFAULT_SOCKET = "ccops"
 DEFAULT_STATE_DIR = Path("/var/lib/ccops")
 
 _TMUX_NAME = r"^[A-Za-z0-9_-]+$"
+_PROJECT_NAME = r"^[A-Za-z0-9_-]*$"  # a tmux-safe name, or empty: the default pair
 _VERSION = r"^(\d+\.\d+\.\d+([-.+][0-9A-Za-z.-]+)?)?$"
 _HOST_PORT = r"^([^\s:]+:\d+)?$"
 _MARKER = r"^\w+([ -]\w+)*$"
@@ -366,7 +367,7 @@ class Config(_Section):
     """The effective configuration. Build it with :func:`load_config`."""
 
     project: str = Field(
-        "", pattern=_TMUX_NAME, description="the pair's project name; empty = the host's default"
+        "", pattern=_PROJECT_NAME, description="the pair's project name; empty = the host's default"
     )
     tmux: TmuxConfig = TmuxConfig()
     claude: ClaudeConfig = ClaudeConfig()
@@ -567,6 +568,7 @@ def _read_file(path: Path) -> dict[str, Any]:
 _EXPECTED = {"extra_forbidden": "unknown key"}
 _EXPECTED_PATTERN = {
     _TMUX_NAME: "expected only letters, digits, '-' and '_'",
+    _PROJECT_NAME: "expected only letters, digits, '-' and '_', or empty",
     _VERSION: "expected a version like 2.1.331, or empty",
     _HOST_PORT: "expected host:port, or empty",
     _MARKER: "expected words of letters and digits joined by single spaces or '-'",

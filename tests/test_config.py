@@ -181,3 +181,12 @@ def test_bad_markers_are_one_line_errors(tmp_path: Path, toml: str, words: list[
         [*CCOPS, "-c", str(path), "config", "show"], capture_output=True, text=True, check=False
     )
     fails(result, 2, *words)
+
+
+def test_the_default_config_survives_its_own_snapshot(tmp_path: Path) -> None:
+    """The pane-died hook reads the config back from its JSON snapshot: every default value,
+    the empty project name among them, must load again (a snapshot that does not load leaves a
+    killed agent down)."""
+    snapshot = tmp_path / "ccops.json"
+    snapshot.write_text(Config().model_dump_json())
+    assert load_config(snapshot, environment=False) == Config()
