@@ -1,13 +1,16 @@
-"""Soak: N handoffs through the real claude CLI with faults injected; is any ping lost?
+"""Soak: N handoffs through the real claude CLI with faults injected; is any handoff lost?
 
 Each handoff is a push and a ping: even ones a new CLAIMED line the Builder clone pushes to
 STATUS.md (the handoff tick pings the Adversary), odd ones a new REVIEW.md the Adversary
 clone pushes (the tick pings the Builder). Both agents are the real claude 2.1.331, logged in
 as a subscriber, in real tmux, talking to tests/claude_api.py's local Messages API, whose
-record of conversation turns is the ground truth: a handoff arrived when an answered turn
-carries its ping id; it is lost when none does, duplicated when one claude session got it
-twice. A ping whose agent was killed during its turn is typed again into the restarted one:
-that second copy is counted apart ("resent"), since the first went down with the session.
+record of conversation turns is the ground truth. What is counted is the handoff, not the
+ping: a claim arrived when an answered turn carries its CLAIMED line, a review when one
+carries its REVIEW.md commit; it is lost when none does, duplicated when one claude session
+got it twice. Claims merged into one ping are so each counted once; a claim carried by two
+pings to one session is a duplicate. A handoff whose agent was killed during its turn is typed
+again into the restarted one: that second copy is counted apart ("resent"), since the first
+went down with the session.
 
 Ticks run as a deploy runs them: ``ccops handoff`` as a fresh process right after the push
 (the path unit), then again every ROUND seconds until the ping is seen (the timer), with a
@@ -49,10 +52,9 @@ from claude_api import CLAUDE_BIN, OAUTH_TOKEN, OFFLINE, FakeMessagesAPI, Turn, 
 
 from ccops.config import Config, load_config
 from ccops.decisions.agent_state import State
-from ccops.decisions.handoff import Ping
 from ccops.hook import read_record
 from ccops.runners import git
-from ccops.usecases.handoff_tick import handoff_tick, ping_id
+from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import Loops, LoopState, wait_for
 from ccops.usecases.overview import agent_state_of
 from ccops.usecases.watchdog_tick import watchdog_tick
@@ -98,21 +100,20 @@ class Rig:
     api: FakeMessagesAPI
     rng: random.Random
     figures: Figures = field(default_factory=Figures)
-    pushed: dict[str, float] = field(default_factory=dict)  # ping id → push time (epoch s)
+    pushed: dict[str, float] = field(default_factory=dict)  # handoff mark → push (epoch s)
 
     def clone(self, name: AgentName) -> Path:
         return self.config.agent(name).workdir
 
-    def seen(self, ident: str) -> list[float]:
-        """When answered turns carried the ping ``ident``."""
-        return [t.at for t in self._carrying(ident)]
+    def seen(self, mark: str) -> list[float]:
+        """When answered turns carried the handoff ``mark``."""
+        return [t.at for t in self._carrying(mark)]
 
-    def sessions(self, ident: str) -> list[str]:
-        """The claude session of each answered turn that carried ``ident``."""
-        return [t.session for t in self._carrying(ident)]
+    def sessions(self, mark: str) -> list[str]:
+        """The claude session of each answered turn that carried ``mark``."""
+        return [t.session for t in self._carrying(mark)]
 
-    def _carrying(self, ident: str) -> list[Turn]:
-        mark = f"[ccops ping {ident}]"
+    def _carrying(self, mark: str) -> list[Turn]:
         return [t for t in self.api.log if mark in t.text and not t.refused]
 
 
@@ -211,7 +212,8 @@ def launched(config: Config, name: AgentName) -> bool:
 
 
 def push(rig: Rig, to: AgentName) -> str:
-    """One handoff's push; returns the id of the ping it must give."""
+    """One handoff's push; returns its mark: the CLAIMED line, or the REVIEW.md commit as
+    the Builder's ping names it."""
     sender = ADVERSARY if to == BUILDER else BUILDER
     work = rig.clone(sender)
     git.git("pull", "--quiet", "--rebase", cwd=work)
@@ -221,18 +223,15 @@ def push(rig: Rig, to: AgentName) -> str:
         with (work / "STATUS.md").open("a") as handle:
             handle.write(line + "\n")
         git.commit_and_push(work, f"claim {tag}")
-        ping = Ping(to=ADVERSARY, claims=(line,))
+        mark = line
     else:
         (work / "REVIEW.md").write_text(f"# REVIEW\nverdict {tag}: holds\n")
         git.commit_and_push(work, f"review {tag}")
         commit = git.pushed_rev(work)
         assert commit is not None
-        ping = Ping(
-            to=BUILDER, review_blob=git.blob_id(work, commit, "REVIEW.md"), review_commit=commit
-        )
-    ident = ping_id(ping)
-    rig.pushed[ident] = time.time()
-    return ident
+        mark = f"(commit {commit[:12]})"
+    rig.pushed[mark] = time.time()
+    return mark
 
 
 def tick(rig: Rig, kill: bool) -> None:
@@ -254,11 +253,11 @@ def kill_agent(rig: Rig, name: AgentName) -> None:
         rig.figures.agent_kills += 1
 
 
-def drive(rig: Rig, idents: list[str], deadline: float, kill_tick: bool) -> None:
-    """Tick until every ping is seen at the API, or ``deadline`` (monotonic) passes."""
+def drive(rig: Rig, marks: list[str], deadline: float, kill_tick: bool) -> None:
+    """Tick until every handoff is seen at the API, or ``deadline`` (monotonic) passes."""
 
     def arrived() -> bool:
-        return all(rig.seen(i) for i in idents)
+        return all(rig.seen(m) for m in marks)
 
     while not arrived() and time.monotonic() < deadline:
         tick(rig, kill_tick)
@@ -270,11 +269,11 @@ def drive(rig: Rig, idents: list[str], deadline: float, kill_tick: bool) -> None
 
 def handoff(rig: Rig, number: int, plan: Plan) -> None:
     to = BUILDER if number % 2 else ADVERSARY
-    ident = push(rig, to)
+    mark = push(rig, to)
     if number in plan.agent_kills:
         victim = rig.rng.choice(AGENT_NAMES)
         threading.Timer(rig.rng.uniform(0, 2), kill_agent, (rig, victim)).start()
-    drive(rig, [ident], time.monotonic() + DEADLINE, number in plan.tick_kills)
+    drive(rig, [mark], time.monotonic() + DEADLINE, number in plan.tick_kills)
     rig.figures.handoffs += 1
 
 
@@ -311,14 +310,14 @@ def soak(root: Path, n: int, plan: Plan, seed: int = 0) -> Figures:
                 number += 1
         time.sleep(SETTLE)
         r.figures.seconds = time.monotonic() - started
-        for ident, pushed in r.pushed.items():
-            times, sessions = r.seen(ident), r.sessions(ident)
+        for mark, pushed in r.pushed.items():
+            times, sessions = r.seen(mark), r.sessions(mark)
             if not times:
-                r.figures.lost.append(ident)
+                r.figures.lost.append(mark)
             elif len(set(sessions)) < len(sessions):
-                r.figures.duplicated.append(ident)
+                r.figures.duplicated.append(mark)
             elif len(sessions) > 1:
-                r.figures.resent.append(ident)
+                r.figures.resent.append(mark)
             if times:
                 r.figures.latencies.append(min(times) - pushed)
         return r.figures
@@ -335,10 +334,10 @@ def report(figures: Figures) -> str:
             f"handoffs    {figures.handoffs} in {figures.seconds:.0f} s ({rate:.2f}/s)",
             f"faults      {figures.agent_kills} agent kill -9, {figures.tick_kills} tick kill -9,"
             f" {len(figures.resume_delays)} limit windows",
-            f"lost        {len(figures.lost)} {' '.join(figures.lost)}",
-            f"duplicated  {len(figures.duplicated)} {' '.join(figures.duplicated)}",
+            f"lost        {len(figures.lost)} {', '.join(figures.lost)}",
+            f"duplicated  {len(figures.duplicated)} {', '.join(figures.duplicated)}",
             f"resent      {len(figures.resent)} (to the new agent after one killed mid-turn)"
-            f" {' '.join(figures.resent)}",
+            f" {', '.join(figures.resent)}",
             f"latency     push → turn at the API: p50 {statistics.median(lat) if lat else 0:.2f} s,"
             f" p95 {p95:.2f} s, max {max(lat, default=0):.2f} s",
             f"resume      reset → the limited ping's turn answered: {delays}",

@@ -75,6 +75,24 @@ def test_delivered_ping_leaves_pending_and_is_not_offered_again() -> None:
     assert handoff.decide(state, seen) == (state, [])
 
 
+def test_a_typed_ping_stays_frozen_until_it_is_delivered() -> None:
+    first = handoff.Ping(to="adversary", claims=("- Gate 1 CLAIMED",))
+    other = handoff.Ping(to="builder", review_blob="b1", review_commit="c1")
+    state = handoff.HandoffState(baseline=True, pending=(first, other))
+    state = handoff.typing_started(handoff.typing_started(state, first), other)
+    assert handoff.typing_started(state, first).typed == (first, other)
+    state = handoff.delivered(state, other)
+    assert (state.pending, state.typed) == ((first,), (first,))
+
+
+def test_a_state_from_before_typed_loads() -> None:
+    ping = {"to": "adversary", "claims": ["- Gate 1 CLAIMED"]}
+    old = {"baseline": True, "pending": [ping], "typing": ping}
+    state = handoff.HandoffState.model_validate_json(json.dumps(old))
+    assert state.typed == state.pending == (handoff.Ping.model_validate(ping),)
+    assert handoff.HandoffState.model_validate_json('{"typing": null}') == handoff.HandoffState()
+
+
 def test_each_edge_pings_once_over_many_ticks() -> None:
     state = handoff.HandoffState()
     texts = ["# STATUS\n", "# STATUS\n- Gate 1 CLAIMED\n", "# STATUS\n- Gate 1 CLAIMED\n"]

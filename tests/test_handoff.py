@@ -42,7 +42,7 @@ def test_push_during_a_tick_is_handled_by_that_tick(live: Setup) -> None:
     state = live.root / "state" / "handoff.json"
 
     def push_while_typing() -> None:
-        assert wait_for(lambda: '"typing": {' in state.read_text(), 10)
+        assert wait_for(lambda: json.loads(state.read_text()).get("typed"), 10)
         live.push("adversary", "REVIEW.md", "- Gate 1 — PASS\n")
 
     live.push("builder", "STATUS.md", f"# STATUS\n{CLAIM}\n")

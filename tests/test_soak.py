@@ -1,5 +1,5 @@
 """The soak's short variant: 20 handoffs through the real claude CLI with one agent and one
-tick killed with SIGKILL part way; the local API's record of turns must show every ping
+tick killed with SIGKILL part way; the local API's record of turns must show every handoff
 exactly once (bench/soak.py runs the long one). And the loss the soak found: a ping typed
 into a working claude is queued, and claude reports it submitted (UserPromptSubmit) at once,
 so an agent killed before its turn ended took the ping with it."""

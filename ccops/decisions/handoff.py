@@ -3,8 +3,10 @@
 Edge-triggered: a claim line the Adversary has not been told about, or a REVIEW.md blob the
 Builder has not been told about, becomes a pending ping. A ping leaves ``pending`` only
 when its delivery is verified (:func:`delivered`), so a failed delivery is retried on the
-next tick, and an edge never produces a second ping. The first tick records a baseline and
-pings nothing. Nothing here touches git, tmux, files or the clock.
+next tick, and an edge never produces a second ping. A ping once typed (``typed``) is frozen
+until then: new claims or reviews never merge into it but queue a new ping behind it, so
+its id, and what it says, stay what the agent may already have. The first tick records a
+baseline and pings nothing. Nothing here touches git, tmux, files or the clock.
 
 The veto over ``## DONE``: a pushed DONE without the Adversary's final sign-off pings the
 Adversary once (per DONE commit: the commit DONE was first seen at, until it is removed);
@@ -13,9 +15,9 @@ a REVIEW.md that brings a new veto pings the Builder with the veto line.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, model_validator
 
 from ccops.decisions.markers import StatusMarkers
 from ccops.vocabulary import ADVERSARY, BUILDER, AgentName
@@ -65,7 +67,18 @@ class HandoffState(_Data):
     done_commit: str | None = None  # the commit the current ## DONE was first seen at
     veto: str | None = None  # the last veto the Builder was told about
     pending: tuple[Ping, ...] = ()
-    typing: Ping | None = None  # being typed: frozen, so an interrupted tick can finish it
+    typed: tuple[Ping, ...] = ()  # typed, not yet verified delivered: frozen until then
+
+    @model_validator(mode="before")
+    @classmethod
+    def _typing_becomes_typed(cls, data: Any) -> Any:
+        """A state from before ``typed`` kept only the last ping typed, as ``typing``."""
+        if isinstance(data, dict) and "typing" in data:
+            data = dict(data)
+            typing = data.pop("typing")
+            if typing is not None and "typed" not in data:
+                data["typed"] = (typing,)
+        return data
 
 
 class HandoffAction(_Data):
@@ -88,7 +101,7 @@ def decide(
     if seen.status is not None:
         new_claims = tuple(c for c in seen.status.claims if c not in claims_seen)
         if new_claims:
-            pending = _merge_claims(pending, new_claims, state.typing)
+            pending = _merge_claims(pending, new_claims, state.typed)
             claims_seen += new_claims
         if seen.status.blocked != blocked:
             actions.append(_blocked_action(seen.status.blocked))
@@ -98,7 +111,7 @@ def decide(
         pending.append(done_ping)
     if seen.review is not None and seen.review.blob != review_blob:
         if seen.review.blob is not None:
-            pending = _review_ping(pending, seen.review, veto, state.typing)
+            pending = _review_ping(pending, seen.review, veto, state.typed)
         review_blob, veto = seen.review.blob, seen.review.veto
     actions += [HandoffAction(kind="deliver", ping=ping) for ping in pending]
     new_state = state.model_copy(
@@ -115,11 +128,11 @@ def decide(
 
 
 def _review_ping(
-    pending: list[Ping], review: ReviewSeen, told: str | None, typing: Ping | None
+    pending: list[Ping], review: ReviewSeen, told: str | None, typed: tuple[Ping, ...]
 ) -> list[Ping]:
-    """One undelivered ping to the Builder names the newest REVIEW.md, and its veto when
-    that veto is news (not told yet, or only in the ping it replaces)."""
-    replaced = [p for p in pending if p.to == BUILDER and p != typing]
+    """One untyped ping to the Builder names the newest REVIEW.md, and its veto when that
+    veto is news (not told yet, or only in the ping it replaces)."""
+    replaced = [p for p in pending if p.to == BUILDER and p not in typed]
     news = review.veto != told or any(p.veto == review.veto for p in replaced)
     veto = review.veto if news else None
     ping = Ping(to=BUILDER, review_blob=review.blob, review_commit=review.commit, veto=veto)
@@ -144,15 +157,17 @@ def _done_edge(
 
 
 def typing_started(state: HandoffState, ping: Ping) -> HandoffState:
-    """The state just before ``ping`` is typed: later claims no longer merge into it."""
-    return state.model_copy(update={"typing": ping})
+    """The state just before ``ping`` is typed: nothing merges into it any more."""
+    if ping in state.typed:
+        return state
+    return state.model_copy(update={"typed": (*state.typed, ping)})
 
 
 def delivered(state: HandoffState, ping: Ping) -> HandoffState:
     """The state once ``ping`` is verified in the agent's conversation."""
-    typing = None if state.typing == ping else state.typing
     pending = tuple(p for p in state.pending if p != ping)
-    return state.model_copy(update={"pending": pending, "typing": typing})
+    typed = tuple(p for p in state.typed if p != ping)
+    return state.model_copy(update={"pending": pending, "typed": typed})
 
 
 def _baseline(seen: HandoffObservation) -> HandoffState:
@@ -168,14 +183,15 @@ def _baseline(seen: HandoffObservation) -> HandoffState:
 
 
 def _merge_claims(
-    pending: list[Ping], new_claims: tuple[str, ...], typing: Ping | None
+    pending: list[Ping], new_claims: tuple[str, ...], typed: tuple[Ping, ...]
 ) -> list[Ping]:
-    """One undelivered ping to the Adversary names every new claim.
+    """One untyped ping to the Adversary names every new claim.
 
-    A ping already being typed is left as it is; new claims then queue behind it.
+    A ping already typed is left as it is; new claims then queue behind it.
     """
     open_ping = next(
-        (p for p in pending if p.to == ADVERSARY and p != typing and p.done_commit is None), None
+        (p for p in pending if p.to == ADVERSARY and p not in typed and p.done_commit is None),
+        None,
     )
     claims = (open_ping.claims if open_ping else ()) + new_claims
     rest = [p for p in pending if p != open_ping]
