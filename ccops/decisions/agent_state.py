@@ -17,7 +17,7 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 RULE = "──"
-COMPOSER = "\u276f\u00a0"
+COMPOSER = "\u276f\u00a0"  # the prompt mark and a no-break space: the composer, not history
 DIALOG_LINES = 8  # a dialog's own lines, read when no composer is on screen
 BUSY = "esc to interrupt"
 RESETS = re.compile(

@@ -33,11 +33,9 @@ from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
-from ccops.decisions.agent_state import State, decide
+from ccops.decisions.agent_state import COMPOSER, RULE, State, decide
 from ccops.runners.tmux import TmuxServer
 
-PROMPT_PREFIX = "\u276f\u00a0"  # the prompt mark and a no-break space: composer, not history
-RULE = "──"
 QUEUED_PLACEHOLDER = "Press up to edit queued messages"
 PASTE_FROM = 200  # characters; longer or multi-line text is pasted
 PAUSE = 0.3
@@ -180,8 +178,8 @@ def composer_text(screen: list[str]) -> str | None:
     if len(rules) < 2:
         return None
     box = screen[rules[-2] + 1 : rules[-1]]
-    if not box or not box[0].startswith(PROMPT_PREFIX):
+    if not box or not box[0].startswith(COMPOSER):
         return None
-    first = box[0][len(PROMPT_PREFIX) :]
+    first = box[0][len(COMPOSER) :]
     text = "\n".join([first, *(line.strip() for line in box[1:])]).strip()
     return "" if text == QUEUED_PLACEHOLDER else text
