@@ -164,6 +164,15 @@ class WatchdogConfig(_Section):
         description="seconds after a usage limit's reset before ccops resumes an agent"
         " (claude's own auto-continue fires 30-110 s after it)",
     )
+    resume_retry: float = Field(
+        180.0,
+        gt=0,
+        description="seconds a usage-limit resume may go unconfirmed before it is sent again"
+        " (claude starts a turn on a typed prompt within a second; a handoff tick sees it)",
+    )
+    resume_attempts: int = Field(
+        3, gt=0, description="resume messages per agent and usage limit before ccops calls a person"
+    )
     wedge_after: int = Field(
         120, gt=0, description="seconds a working agent shows no sign of life before recovery"
     )

@@ -128,3 +128,17 @@ def test_limits(case: dict[str, Any]) -> None:
     assert new_state.model_dump(mode="json") == case["expect_state"]
     expected = case["expect_actions"]
     assert [a.model_dump(mode="json", exclude_defaults=True) for a in actions] == expected
+
+
+def test_an_untyped_retry_leaves_the_attempts_as_they_were() -> None:
+    policy = limits.LimitPolicy(margin=0, retry=180, attempts=3)
+    incident = limits.Incident(
+        started=1, until=100, hit=("builder",), resumed={"builder": 100}, attempts={"builder": 1}
+    )
+    before = limits.LimitsState(incident=incident)
+    seen = limits.LimitsObservation(agents={"builder": limits.AgentSeen(state="idle")}, now=280)
+    after, actions = limits.decide(before, seen, policy)
+    assert [(a.kind, a.attempt) for a in actions] == [("resume", 2)]
+    assert limits.unsent(after, before, "builder") == before
+    first = limits.LimitsState(incident=incident.model_copy(update={"resumed": {}, "attempts": {}}))
+    assert limits.unsent(before, first, "builder") == first

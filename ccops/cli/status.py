@@ -76,6 +76,7 @@ def agent_lines(facts: dict[str, Any], now: float) -> list[str]:
         lines.append(
             f"[yellow]usage limit:[/] both agents paused, {limit_text(facts['limit'], now)}"
         )
+        lines += given_up_lines(facts["limit"])
     return lines
 
 
@@ -173,6 +174,15 @@ def limit_text(incident: dict[str, Any], now: float) -> str:
         return "limited until an unknown time"
     ahead = f"in {duration(until - now)}" if until > now else f"{duration(now - until)} ago"
     return f"limited until {_clock(until, now)} ({ahead})"
+
+
+def given_up_lines(incident: dict[str, Any]) -> list[str]:
+    """One line for each agent whose resumes all went unconfirmed: a person is needed."""
+    return [
+        f"[red]usage limit:[/] {name}: resume unconfirmed after {incident['attempts'][name]}"
+        f" attempts, a person is needed (ccops loops attach {name})"
+        for name in incident["gave_up"]
+    ]
 
 
 def _clock(when: float, now: float) -> str:

@@ -7,17 +7,21 @@ open no ping is typed and a loop restarted by the watchdog is not counted as a c
 At the reset plus ``margin`` (claude's own auto-continue fires 30-110 s after the reset) an
 agent that claude resumed by itself (a ``quota_auto_resume_fired`` notification, or a prompt
 submitted after the reset) is left alone; any other agent that hit the limit is sent the
-resume message once, after Escape when the limit menu is on screen. A later reset seen
-before the resume extends the incident; one seen after it (the resume was refused) ends the
-incident as "limited again" and opens the next one, with its own resume. Nothing here
-touches tmux, files or the clock.
+resume message, after Escape when the limit menu is on screen. A resume the agent does not
+take (it is not back ``retry`` s later: the keys were lost, or it stayed limited on the same
+reset) is sent again with a new id, up to ``attempts`` in all; after the last one goes
+unconfirmed as long, one ``resume-failed`` action says a person is needed, and the incident
+stays open until the agent is back or a new reset shows. A later reset seen before the
+resume extends the incident; one seen after it (the resume was refused) ends the incident as
+"limited again" and opens the next one, with its own resumes. Nothing here touches tmux,
+files or the clock.
 """
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ccops.vocabulary import AgentName
 
@@ -30,6 +34,8 @@ class _Data(BaseModel):
 
 class LimitPolicy(_Data):
     margin: float = Field(150.0, ge=0, description="seconds after the reset before resuming")
+    retry: float = Field(180.0, gt=0, description="seconds a resume may go unconfirmed")
+    attempts: int = Field(3, ge=1, description="resume messages per agent and incident")
 
 
 class AgentSeen(_Data):
@@ -52,8 +58,20 @@ class Incident(_Data):
     until: float | None = Field(description="the reset; None while no agent told it")
     hit: tuple[AgentName, ...] = Field(description="agents seen limited")
     resumed: dict[AgentName, float] = Field(
-        default_factory=dict, description="resume message sent to each, and when"
+        default_factory=dict, description="the last resume message sent to each, and when"
     )
+    attempts: dict[AgentName, int] = Field(
+        default_factory=dict, description="resume messages sent to each"
+    )
+    gave_up: tuple[AgentName, ...] = Field((), description="told as not resumable: a person")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _one_attempt_each(cls, data: Any) -> Any:
+        """An incident stored before retries existed had sent one resume to each resumed."""
+        if isinstance(data, dict) and "attempts" not in data:
+            return {**data, "attempts": dict.fromkeys(data.get("resumed") or {}, 1)}
+        return data
 
 
 class LimitsState(_Data):
@@ -61,10 +79,13 @@ class LimitsState(_Data):
 
 
 class LimitAction(_Data):
-    kind: Literal["limit", "extended", "resume", "limit-ended"]
+    kind: Literal["limit", "extended", "resume", "resume-failed", "limit-ended"]
     agent: AgentName | None = None
     until: float | None = None
     escape_first: bool = Field(False, description="resume: the limit menu must be closed first")
+    attempt: int | None = Field(
+        None, description="resume: which attempt this is; resume-failed: how many were made"
+    )
     how: dict[AgentName, str] | None = Field(None, description="limit-ended: how each came back")
 
 
@@ -88,7 +109,7 @@ def decide(
     if all(back.values()):
         how = {n: _how(incident, n, seen.agents[n]) for n in back}
         return LimitsState(), [LimitAction(kind="limit-ended", until=incident.until, how=how)]
-    return _resume(incident, seen, back)
+    return _resume(incident, seen, back, policy)
 
 
 def _new_reset(
@@ -122,19 +143,54 @@ def _hit(incident: Incident, limited: dict[AgentName, AgentSeen]) -> Incident:
 
 
 def _resume(
-    incident: Incident, seen: LimitsObservation, back: dict[AgentName, bool]
+    incident: Incident,
+    seen: LimitsObservation,
+    back: dict[AgentName, bool],
+    policy: LimitPolicy,
 ) -> tuple[LimitsState, list[LimitAction]]:
-    """Send the resume message to each agent not back yet that has not had it."""
-    actions, resumed = [], dict(incident.resumed)
-    for name, is_back in back.items():
+    """Resume each agent not back yet whose last resume (if any) went unconfirmed for
+    ``policy.retry`` s; once ``policy.attempts`` did, say so once."""
+    actions: list[LimitAction] = []
+    for name in (n for n, is_back in back.items() if not is_back):
         agent = seen.agents[name]
-        if is_back or name in resumed or agent.state not in TYPABLE:
+        step = _next_step(incident, name, agent, seen.now, policy)
+        if step is None:
             continue
-        resumed[name] = seen.now
+        incident = _taken(incident, step, name, seen.now)
         actions.append(
-            LimitAction(kind="resume", agent=name, until=incident.until, escape_first=agent.menu)
+            LimitAction(
+                kind=step,
+                agent=name,
+                until=incident.until,
+                escape_first=step == "resume" and agent.menu,
+                attempt=incident.attempts[name],
+            )
         )
-    return LimitsState(incident=incident.model_copy(update={"resumed": resumed})), actions
+    return LimitsState(incident=incident), actions
+
+
+def _next_step(
+    incident: Incident, name: AgentName, agent: AgentSeen, now: float, policy: LimitPolicy
+) -> Literal["resume", "resume-failed"] | None:
+    """What an agent not back needs now: a (new) resume, the news that resuming failed, or
+    nothing (its last resume is recent, it was given up on, or it cannot be typed into)."""
+    made = incident.attempts.get(name, 0)
+    if name in incident.gave_up or (made and now < incident.resumed[name] + policy.retry):
+        return None
+    if made >= policy.attempts:
+        return "resume-failed"
+    return "resume" if agent.state in TYPABLE else None
+
+
+def _taken(
+    incident: Incident, step: Literal["resume", "resume-failed"], name: AgentName, now: float
+) -> Incident:
+    """The incident once ``step`` is taken for ``name``: one more resume sent now, or given up."""
+    if step == "resume-failed":
+        return incident.model_copy(update={"gave_up": (*incident.gave_up, name)})
+    attempts = {**incident.attempts, name: incident.attempts.get(name, 0) + 1}
+    resumed = {**incident.resumed, name: now}
+    return incident.model_copy(update={"resumed": resumed, "attempts": attempts})
 
 
 def _end(incident: Incident, seen: LimitsObservation, why: str) -> LimitAction:
@@ -162,17 +218,25 @@ def _how(incident: Incident, name: AgentName, agent: AgentSeen) -> str:
     reset = incident.until or incident.started
     if agent.auto_resumed is not None and agent.auto_resumed >= reset:
         return "claude continued by itself"
+    if name in incident.gave_up:
+        return f"working again after {incident.attempts[name]} unconfirmed resumes"
     if name in incident.resumed:
         return "resumed by ccops"
     return "working again by itself"
 
 
-def unsent(state: LimitsState, agent: AgentName) -> LimitsState:
-    """The state once ``agent``'s resume could not be typed (menu still up, say): retried."""
+def unsent(state: LimitsState, before: LimitsState, agent: AgentName) -> LimitsState:
+    """The state once ``agent``'s resume could not be typed (menu still up, say): its resumes
+    as ``before`` it, so the next tick tries again."""
     if state.incident is None:
         return state
+    old = before.incident
     resumed = {n: t for n, t in state.incident.resumed.items() if n != agent}
-    return LimitsState(incident=state.incident.model_copy(update={"resumed": resumed}))
+    attempts = {n: k for n, k in state.incident.attempts.items() if n != agent}
+    if old is not None and agent in old.resumed:
+        resumed[agent], attempts[agent] = old.resumed[agent], old.attempts[agent]
+    update = {"resumed": resumed, "attempts": attempts}
+    return LimitsState(incident=state.incident.model_copy(update=update))
 
 
 def paused(state: LimitsState) -> bool:

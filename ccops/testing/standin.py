@@ -84,6 +84,7 @@ class Options:
     prompt: str
     settings: Path | None = None
     limit_ahead: float = 3600.0
+    swallow: int = 0
 
 
 def parse_options(argv: list[str]) -> Options:
@@ -100,6 +101,12 @@ def parse_options(argv: list[str]) -> Options:
     parser.add_argument(
         "--limit-ahead", type=float, default=LIMIT_AHEAD_SECONDS, help="seconds to a limit's reset"
     )
+    parser.add_argument(
+        "--swallow",
+        type=int,
+        default=0,
+        help="the first N messages submitted at the usage limit vanish (no turn starts)",
+    )
     parser.add_argument("prompt")
     args = parser.parse_args(argv)
     session = os.environ.get("CCOPS_SESSION", "agent")
@@ -113,6 +120,7 @@ def parse_options(argv: list[str]) -> Options:
         prompt=args.prompt,
         settings=args.settings,
         limit_ahead=args.limit_ahead,
+        swallow=args.swallow,
     )
 
 
@@ -558,6 +566,7 @@ class StandIn:
         self.screen = ScreenState(title=options.role or "agent")
         self.busy_until = 0.0
         self.exit_code: int | None = None
+        self.swallow = options.swallow
 
     def handle(self, key: Key) -> None:
         """Apply one input event to the composer."""
@@ -577,8 +586,12 @@ class StandIn:
             self.submit(text)
 
     def submit(self, text: str) -> None:
-        """Deliver text now, or queue it while busy."""
-        if self.screen.busy:
+        """Deliver text now, or queue it while busy; at the usage limit, the first
+        ``--swallow`` messages vanish: the composer clears but no turn starts (recorded)."""
+        if self.screen.limit_footer and self.swallow > 0:
+            self.swallow -= 1
+            self.recorder.write("swallowed", text=text, time=now_iso())
+        elif self.screen.busy:
             self.screen.queued.append(text)
         else:
             self.deliver([text])

@@ -33,11 +33,15 @@ TYPED = (Outcome.DELIVERED, Outcome.ALREADY, Outcome.QUEUED, Outcome.UNCONFIRMED
 def limits_step(
     config: Config, clock: Callable[[], float] = time.time
 ) -> tuple[limits.LimitsState, list[str]]:
-    """Open, resume or close the usage-limit incident; the state after it, and report lines."""
+    """Open, resume (again), give up resuming or close the usage-limit incident; the state
+    after it, and report lines."""
     loops = Loops(config)
     events = EventLog(config.paths.state_dir)
     store = limits_store(config)
-    policy = limits.LimitPolicy(margin=config.watchdog.limit_margin)
+    section = config.watchdog
+    policy = limits.LimitPolicy(
+        margin=section.limit_margin, retry=section.resume_retry, attempts=section.resume_attempts
+    )
     report: list[str] = []
     with store.transaction() as (previous, save):
         seen = limits.LimitsObservation(agents=_agents_seen(loops), now=clock())
@@ -47,7 +51,7 @@ def limits_step(
             line, sent = _act(config, loops, events, action)
             report.append(line)
             if not sent and action.agent is not None:
-                state = limits.unsent(state, action.agent)
+                state = limits.unsent(state, previous, action.agent)
                 save(state)
     return state, report
 
@@ -94,6 +98,13 @@ def _act(
         events.add("limit-ended", until=action.until, how=action.how, summary=how)
         return f"usage limit over ({how})", True
     assert action.agent is not None
+    if action.kind == "resume-failed":
+        events.add("limit-resume-failed", agent=action.agent, attempts=action.attempt)
+        return (
+            f"USAGE LIMIT: {action.agent} not back after {action.attempt} resume messages;"
+            f" a person is needed (ccops loops attach {action.agent})",
+            True,
+        )
     return _resume(config, loops, events, action)
 
 
@@ -103,7 +114,7 @@ def _resume(
     """Close the limit menu if it shows (never type into it), then send the resume message."""
     assert action.agent is not None
     session = loops.session(action.agent)
-    ident = resume_id(action.agent, action.until)
+    ident = resume_id(action.agent, action.until, action.attempt or 1)
     text = render_resume({"reset": clock_time(action.until or 0), "ping_id": ident})
     delivery = Delivery(
         loops.tmux,
@@ -118,8 +129,16 @@ def _resume(
     except CcopsError as error:
         outcome = str(error)
     sent = outcome in TYPED
-    events.add("limit-resume", agent=action.agent, id=ident, outcome=str(outcome), ok=sent)
-    return f"usage limit: resume {action.agent} [{ident}]: {outcome}", sent
+    events.add(
+        "limit-resume",
+        agent=action.agent,
+        id=ident,
+        attempt=action.attempt,
+        outcome=str(outcome),
+        ok=sent,
+    )
+    attempt = f" (attempt {action.attempt})" if (action.attempt or 1) > 1 else ""
+    return f"usage limit: resume {action.agent}{attempt} [{ident}]: {outcome}", sent
 
 
 def _close_menu(loops: Loops, session: str) -> bool:
@@ -128,9 +147,10 @@ def _close_menu(loops: Loops, session: str) -> bool:
     return wait_for(lambda: composer_text(loops.tmux.capture(session)) is not None, MENU_CLOSE_WAIT)
 
 
-def resume_id(agent: AgentName, until: float | None) -> str:
-    """The resume message's id: one per agent and reset, so it is never typed twice."""
-    return hashlib.sha256(f"resume {agent} {until}".encode()).hexdigest()[:10]
+def resume_id(agent: AgentName, until: float | None, attempt: int) -> str:
+    """The resume message's id: one per agent, reset and attempt, so each attempt is typed
+    once and a retry is not taken for the attempt before it."""
+    return hashlib.sha256(f"resume {agent} {until} {attempt}".encode()).hexdigest()[:10]
 
 
 def paused_text(state: limits.LimitsState) -> str | None:
