@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from week import MAX_TRIES, STORES, WATCHDOG, Week
 
-from ccops.decisions import handoff
+from ccops.decisions import handoff, notify
 from ccops.decisions.markers import StatusMarkers
 from ccops.statedir.rotation import LEFTOVER_AGE, sweep_leftovers
 
@@ -97,6 +97,11 @@ def test_claims_gone_from_status_are_remembered_up_to_the_cap() -> None:
 def _seen(*claims: str) -> handoff.HandoffObservation:
     status = StatusMarkers(done=False, blocked=None, claims=claims)
     return handoff.HandoffObservation(status=status, review=None)
+
+
+def test_a_target_taken_out_of_the_config_is_forgotten() -> None:
+    state = notify.after_sending(notify.NotifyState(), {"a": (0, ""), "b": (0, "down")}, 1.0, 5)
+    assert set(notify.configured(state, {"a", "c"}).targets) == {"a"}
 
 
 def test_leftovers_of_killed_writes_are_swept_once_an_hour_old(tmp_path: Path) -> None:
