@@ -9,6 +9,7 @@ from conftest import Setup, messages
 
 from ccops.decisions.handoff import Ping
 from ccops.runners import git
+from ccops.statedir.decision_stores import handoff_store
 from ccops.usecases.handoff_tick import handoff_tick, ping_id
 from ccops.usecases.loops import Loops, wait_for
 
@@ -100,6 +101,25 @@ def test_failed_delivery_is_retried_without_duplicates(live: Setup) -> None:
     assert wait_for(pinged, 20, interval=0.2)
     assert handoff_tick(live.config()) == []
     assert len(messages(live, "cc-ci-adv")) == 1
+
+
+def test_claims_held_while_the_adversary_is_down_go_as_one_ping(live: Setup) -> None:
+    Loops(live.config()).stop("adversary")
+    lines = [f"- Gate {n}: runner — CLAIMED" for n in (1, 2)]
+    for n in (1, 2):
+        live.push("builder", "STATUS.md", "# STATUS\n" + "\n".join(lines[:n]) + "\n")
+        assert handoff_tick(live.config())[0].startswith("ping pending adversary")
+        assert handoff_store(live.config()).read().typed == ()  # nothing typed: still open
+    Loops(live.config()).start("adversary")
+    live.wait_started("cc-ci-adv", count=2)
+
+    def pinged() -> bool:
+        return any(line.startswith("pinged adversary") for line in handoff_tick(live.config()))
+
+    assert wait_for(pinged, 20, interval=0.2)
+    assert handoff_tick(live.config()) == []
+    (text,) = messages(live, "cc-ci-adv")
+    assert all(line in text for line in lines)
 
 
 def test_operator_typing_is_never_clobbered(live: Setup) -> None:

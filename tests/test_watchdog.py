@@ -29,6 +29,20 @@ def test_dead_and_missing_loops_are_restarted(repos: Setup) -> None:
     assert repos.ccops("watchdog").stdout == ""  # all alive: nothing to do
 
 
+def test_a_tick_removes_what_a_killed_write_left_an_hour_ago(repos: Setup) -> None:
+    state_dir = repos.config().paths.state_dir
+    leftover, fresh = state_dir / ".watchdog.json.k9a1", state_dir / ".handoff.json.w2b3"
+    for path in (leftover, fresh):
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text("{")
+    hour_ago = leftover.stat().st_mtime - 3600
+    os.utime(leftover, (hour_ago, hour_ago))
+    report = watchdog_tick(repos.config())
+    assert f"removed 1 temp file(s) left by killed writes under {state_dir}" in report
+    assert not leftover.exists() and fresh.exists()
+    assert [e["line"] for e in events(repos, "leftovers-removed")] == [report[0]]
+
+
 SIGNOFF = "FINAL SIGN-OFF 2026-12-01 abc123"
 
 

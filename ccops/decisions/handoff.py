@@ -8,6 +8,11 @@ until then: new claims or reviews never merge into it but queue a new ping behin
 its id, and what it says, stay what the agent may already have. The first tick records a
 baseline and pings nothing. Nothing here touches git, tmux, files or the clock.
 
+What is remembered stays bounded over weeks: ``claims_seen`` holds the claims in STATUS.md
+now plus the last :data:`GONE_CLAIMS_KEPT` that left it (so a STATUS.md read from a commit
+that many claims old re-pings nothing), and a ping whose delivery typed nothing is opened
+again (:func:`not_typed`), so claims made while an agent cannot take a ping join one ping.
+
 The veto over ``## DONE``: a pushed DONE without the Adversary's final sign-off pings the
 Adversary once (per DONE commit: the commit DONE was first seen at, until it is removed);
 a REVIEW.md that brings a new veto pings the Builder with the veto line.
@@ -21,6 +26,9 @@ from pydantic import BaseModel, ConfigDict, model_validator
 
 from ccops.decisions.markers import StatusMarkers
 from ccops.vocabulary import ADVERSARY, BUILDER, AgentName
+
+GONE_CLAIMS_KEPT = 200
+"""Claims no longer in STATUS.md still remembered (newest), so that they are never re-pinged."""
 
 
 class _Data(BaseModel):
@@ -99,10 +107,11 @@ def decide(
     review_blob, veto = state.review_blob, state.veto
     blocked = state.blocked
     if seen.status is not None:
-        new_claims = tuple(c for c in seen.status.claims if c not in claims_seen)
+        known = set(claims_seen)
+        new_claims = tuple(c for c in seen.status.claims if c not in known)
         if new_claims:
             pending = _merge_claims(pending, new_claims, state.typed)
-            claims_seen += new_claims
+        claims_seen = _remembered(claims_seen + new_claims, seen.status.claims)
         if seen.status.blocked != blocked:
             actions.append(_blocked_action(seen.status.blocked))
             blocked = seen.status.blocked
@@ -163,6 +172,12 @@ def typing_started(state: HandoffState, ping: Ping) -> HandoffState:
     return state.model_copy(update={"typed": (*state.typed, ping)})
 
 
+def not_typed(state: HandoffState, ping: Ping) -> HandoffState:
+    """The state after an attempt that typed nothing (the agent could not take it), for a
+    ping no earlier attempt had begun to type: open again, so new claims join it."""
+    return state.model_copy(update={"typed": tuple(p for p in state.typed if p != ping)})
+
+
 def delivered(state: HandoffState, ping: Ping) -> HandoffState:
     """The state once ``ping`` is verified in the agent's conversation."""
     pending = tuple(p for p in state.pending if p != ping)
@@ -196,6 +211,14 @@ def _merge_claims(
     claims = (open_ping.claims if open_ping else ()) + new_claims
     rest = [p for p in pending if p != open_ping]
     return [*rest, Ping(to=ADVERSARY, claims=claims)]
+
+
+def _remembered(seen: tuple[str, ...], present: tuple[str, ...]) -> tuple[str, ...]:
+    """Every claim in STATUS.md now, and the newest :data:`GONE_CLAIMS_KEPT` gone from it."""
+    now = set(present)
+    gone = [c for c in seen if c not in now]
+    kept = now.union(gone[-GONE_CLAIMS_KEPT:])
+    return tuple(c for c in seen if c in kept)
 
 
 def _blocked_action(reason: str | None) -> HandoffAction:

@@ -11,7 +11,7 @@ event kind is adding one row to :data:`RULES`.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from dataclasses import dataclass
 from enum import IntEnum
 from typing import Any
@@ -202,6 +202,13 @@ def after_sending(
     for target, (_, problem) in results.items():
         health[target] = _health(health.get(target, TargetHealth()), problem, now)
     return state.model_copy(update={"outbox": tuple(outbox), "targets": health})
+
+
+def configured(state: NotifyState, targets: Collection[str]) -> NotifyState:
+    """The state with the health of ``targets`` (ids) only: one taken out of the config is
+    forgotten."""
+    kept = {target: health for target, health in state.targets.items() if target in targets}
+    return state.model_copy(update={"targets": kept})
 
 
 def _health(before: TargetHealth, problem: str, now: float) -> TargetHealth:

@@ -6,6 +6,10 @@ log is renamed: each event opens the file afresh. A loop's log is held open by t
 ``cat >>`` (O_APPEND), so it is copied, then truncated in place, and ``cat`` goes on writing at
 its new end; what the agent prints between the copy and the truncation is lost (terminal redraw,
 a few milliseconds of it).
+
+A write killed half-way (kill -9 of a tick or of claude's hook) leaves its temp file behind:
+``.<name>.<suffix>`` beside the file it was to replace, or a ping's ``pings/*.ping``. Each
+watchdog tick removes those an hour old (:func:`sweep_leftovers`): a write takes milliseconds.
 """
 
 from __future__ import annotations
@@ -17,6 +21,8 @@ from pathlib import Path
 from ccops.config import Config
 
 MB = 2**20
+LEFTOVER_AGE = 3600.0
+"""Seconds after which a temp file is a killed write's leftover, never one being written."""
 
 
 def previous(log: Path) -> Path:
@@ -61,3 +67,26 @@ def _copy_and_truncate(log: Path, cap: int) -> str:
         done = f"{done}, without a copy ({error.strerror or error})"
     os.truncate(log, 0)
     return done
+
+
+def sweep_leftovers(state_dir: Path, now: float) -> list[str]:
+    """Remove the temp files killed writes left, once :data:`LEFTOVER_AGE` old; one line
+    when some were."""
+    places = [state_dir, *(state_dir / sub for sub in ("agents", "launch", "logs"))]
+    found = [f for place in places for f in _glob(place, ".?*.?*")]
+    found += _glob(state_dir / "pings", "*.ping")
+    removed = 0
+    for leftover in found:
+        try:
+            if leftover.is_file() and now - leftover.stat().st_mtime >= LEFTOVER_AGE:
+                leftover.unlink()
+                removed += 1
+        except FileNotFoundError:
+            continue
+    if not removed:
+        return []
+    return [f"removed {removed} temp file(s) left by killed writes under {state_dir}"]
+
+
+def _glob(directory: Path, pattern: str) -> list[Path]:
+    return sorted(directory.glob(pattern)) if directory.is_dir() else []

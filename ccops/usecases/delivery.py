@@ -57,6 +57,9 @@ class Outcome(StrEnum):
     QUEUED = "typed, not yet taken by the agent"
 
 
+NOTHING_TYPED = frozenset({Outcome.HELD, Outcome.NOT_READY, Outcome.IN_MODE, Outcome.BUSY_COMPOSER})
+"""Outcomes of an attempt that returned before typing anything."""
+
 TYPABLE = (State.IDLE,)
 """A ping goes only to an idle agent: text typed into a working one is queued by claude and
 reported submitted (UserPromptSubmit) before it is sent, so a kill in between would lose it."""

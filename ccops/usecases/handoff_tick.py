@@ -12,7 +12,7 @@ from ccops.errors import CcopsError
 from ccops.hook import read_record
 from ccops.statedir.decision_stores import handoff_store
 from ccops.statedir.events import EventLog
-from ccops.usecases.delivery import Delivery, Outcome
+from ccops.usecases.delivery import NOTHING_TYPED, Delivery, Outcome
 from ccops.usecases.limits import limits_step, paused_text
 from ccops.usecases.loops import Loops
 from ccops.usecases.notify import notify_pending
@@ -91,15 +91,25 @@ class _Pinger:
             if action.kind == "deliver" and action.ping is not None and self.held:
                 self.report.append(f"ping to {action.ping.to} held: {self.held}")
             elif action.kind == "deliver" and action.ping is not None:
-                state = handoff.typing_started(state, action.ping)
-                self.save(state)
-                line, ok = _deliver(self.config, self.delivery, self.events, action.ping)
-                self.report.append(line)
-                if ok:
-                    state = handoff.delivered(state, action.ping)
-                    self.save(state)
+                state = self._ping(state, action.ping)
             else:
                 self.report.append(_note(self.events, action))
+        return state
+
+    def _ping(self, state: handoff.HandoffState, ping: handoff.Ping) -> handoff.HandoffState:
+        """Deliver one ping, frozen while it may be typed; open again if nothing was."""
+        typed_before = ping in state.typed
+        state = handoff.typing_started(state, ping)
+        self.save(state)
+        line, outcome = _deliver(self.config, self.delivery, self.events, ping)
+        self.report.append(line)
+        if outcome in (Outcome.DELIVERED, Outcome.ALREADY):
+            state = handoff.delivered(state, ping)
+        elif outcome in NOTHING_TYPED and not typed_before:
+            state = handoff.not_typed(state, ping)
+        else:
+            return state
+        self.save(state)
         return state
 
 
@@ -131,7 +141,8 @@ def ping_id(ping: handoff.Ping) -> str:
 
 def _deliver(
     config: Config, delivery: Delivery, events: EventLog, ping: handoff.Ping
-) -> tuple[str, bool]:
+) -> tuple[str, Outcome | None]:
+    """Type one ping; a line for the report, and the outcome (None: tmux failed)."""
     ident = ping_id(ping)
     text = render_ping(ping.to, {**protocol_words(config), **ping.model_dump(), "ping_id": ident})
     session = config.agent(ping.to).session
@@ -147,7 +158,7 @@ def _deliver(
     latency = time.monotonic() - started
     events.add("ping", to=ping.to, id=ident, outcome=detail, ok=ok, latency=latency)
     verb = "pinged" if ok else "ping pending"
-    return f"{verb} {ping.to} [{ident}]: {detail} ({latency:.2f} s)", ok
+    return f"{verb} {ping.to} [{ident}]: {detail} ({latency:.2f} s)", outcome
 
 
 def _note(events: EventLog, action: handoff.HandoffAction) -> str:

@@ -79,7 +79,7 @@ def notify_pending(config: Config, clock: Callable[[], float] = time.time) -> li
 
 def _run(config: Config, urls: list[str], now: float) -> list[str]:
     store = notify_store(config)
-    state = store.read()
+    state = notify.configured(store.read(), {target_id(url) for url in urls})
     log = EventLog(config.paths.state_dir)
     events, offset = log.read_from(state.offset or 0)
     if state.offset is None:

@@ -11,7 +11,7 @@ from ccops.errors import CcopsError
 from ccops.runners.claude import clock_time
 from ccops.statedir.decision_stores import watchdog_store
 from ccops.statedir.events import EventLog
-from ccops.statedir.rotation import rotate_logs
+from ccops.statedir.rotation import rotate_logs, sweep_leftovers
 from ccops.usecases.limits import limits_step
 from ccops.usecases.loops import Loops
 from ccops.usecases.notify import notify_pending
@@ -42,6 +42,8 @@ def _tick(config: Config, clock: Callable[[], float]) -> list[str]:
     report: list[str] = []
     with store.transaction() as (state, save):  # the tick lock: one tick rotates at a time
         report += [events.add("log-rotated", line=line)["line"] for line in rotate_logs(config)]
+        swept = sweep_leftovers(config.paths.state_dir, clock())
+        report += [events.add("leftovers-removed", line=line)["line"] for line in swept]
         if store.problem:
             report.append(events.add("state-reset", problem=store.problem)["problem"])
         if state.done:  # decide() would do nothing: skip the mirror fetch and tmux reads
