@@ -11,6 +11,7 @@ subscriber's usage-limit 429 (the representative claim and the reset epoch in th
 claude reads), until ``lift()``. ``stall()`` makes each streamed turn send its first events and
 then hold the stream open, sending nothing, until ``unstall()``. ``tool_use(command)`` answers
 the next turn with one Bash tool call running ``command`` (its result turn then gets "ok").
+``say(text)`` answers the next turn with ``text`` instead of "ok".
 """
 
 from __future__ import annotations
@@ -124,6 +125,7 @@ class FakeMessagesAPI:
         self._flowing = threading.Event()
         self._flowing.set()
         self._tool_calls: list[str] = []
+        self._replies: list[str] = []
         self.delay = 0.0
         self._server = _QuietServer(("127.0.0.1", 0), _handler(self))
         self._server.daemon_threads = True
@@ -186,16 +188,18 @@ class FakeMessagesAPI:
         with self._lock:
             self._tool_calls.append(command)
 
+    def say(self, text: str) -> None:
+        """Answer the next conversation turn with ``text``."""
+        with self._lock:
+            self._replies.append(text)
+
     def next_tool_call(self, body: dict[str, Any]) -> str | None:
         """The queued command for this turn, when it is a new turn (not a tool result)."""
-        if not body.get("tools"):
-            return None
-        users = [m for m in body.get("messages", []) if m.get("role") == "user"]
-        content = users[-1].get("content") if users else None
-        if isinstance(content, list) and any(b.get("type") == "tool_result" for b in content):
-            return None
-        with self._lock:
-            return self._tool_calls.pop(0) if self._tool_calls else None
+        return _pop(self._lock, self._tool_calls) if _new_turn(body) else None
+
+    def next_reply(self, body: dict[str, Any]) -> str:
+        """The queued text for this turn when it is a new turn, else "ok"."""
+        return (_pop(self._lock, self._replies) if _new_turn(body) else None) or REPLY
 
     def limit_headers(self) -> dict[str, str] | None:
         """The 429's headers while limited, else None."""
@@ -238,6 +242,20 @@ class FakeMessagesAPI:
                 text = user_text(users[-1]) if users else ""
                 self._turns.append(Turn(time.time(), text, refused, session_of(body)))
                 self.bodies.append(body)
+
+
+def _new_turn(body: dict[str, Any]) -> bool:
+    """A conversation turn that starts from a user's message (not a tool result)."""
+    if not body.get("tools"):
+        return False
+    users = [m for m in body.get("messages", []) if m.get("role") == "user"]
+    content = users[-1].get("content") if users else None
+    return not (isinstance(content, list) and any(b.get("type") == "tool_result" for b in content))
+
+
+def _pop(lock: threading.Lock, queue: list[str]) -> str | None:
+    with lock:
+        return queue.pop(0) if queue else None
 
 
 class _QuietServer(ThreadingHTTPServer):
@@ -308,7 +326,8 @@ def _handler(api: FakeMessagesAPI) -> type[BaseHTTPRequestHandler]:
 
         def _stream(self, body: dict[str, Any]) -> None:
             command = api.next_tool_call(body)
-            head, tail = (_sse(part) for part in _stream_events(body, command))
+            reply = REPLY if command else api.next_reply(body)
+            head, tail = (_sse(part) for part in _stream_events(body, command, reply))
             self.send_response(200)
             self.send_header("Content-Type", "text/event-stream")
             self.send_header("Cache-Control", "no-cache")
@@ -328,15 +347,15 @@ def _sse(events: list[dict[str, Any]]) -> bytes:
 
 
 def _stream_events(
-    body: dict[str, Any], command: str | None
+    body: dict[str, Any], command: str | None, reply: str
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """A streamed answer split where a stall holds it: (first events, the rest).
 
-    The answer is the text "ok", or, given ``command``, one Bash tool call running it.
+    The answer is the text ``reply``, or, given ``command``, one Bash tool call running it.
     """
     if command is None:
         block: dict[str, Any] = {"type": "text", "text": ""}
-        delta: dict[str, Any] = {"type": "text_delta", "text": REPLY}
+        delta: dict[str, Any] = {"type": "text_delta", "text": reply}
         stop = "end_turn"
     else:
         block = {"type": "tool_use", "id": f"toolu_{uuid.uuid4().hex[:24]}", "name": "Bash"}

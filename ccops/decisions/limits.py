@@ -4,17 +4,17 @@ Builder and Adversary share one claude account, so a limit seen on either pauses
 incident, from the first limit seen until every agent that hit it works again. While it is
 open no ping is typed and a loop restarted by the watchdog is not counted as a crash.
 
-At the reset plus ``margin`` (claude's own auto-continue fires 30-110 s after the reset) an
-agent that claude resumed by itself (a ``quota_auto_resume_fired`` notification, or a prompt
-submitted after the reset) is left alone; any other agent that hit the limit is sent the
-resume message, after Escape when the limit menu is on screen. A resume the agent does not
-take (it is not back ``retry`` s later: the keys were lost, or it stayed limited on the same
-reset) is sent again with a new id, up to ``attempts`` in all; after the last one goes
-unconfirmed as long, one ``resume-failed`` action says a person is needed, and the incident
-stays open until the agent is back or a new reset shows. A later reset seen before the
-resume extends the incident; one seen after it (the resume was refused) ends the incident as
-"limited again" and opens the next one, with its own resumes. Nothing here touches tmux,
-files or the clock.
+An agent that claude resumed by itself (a ``quota_auto_resume_fired`` notification, or a
+prompt submitted after the reset) is left alone, and the incident ends as soon as every agent
+that hit the limit is back, margin or not: claude's own auto-continue fires 30-110 s after the
+reset. At the reset plus ``margin`` any other agent that hit the limit is sent the resume
+message, after Escape when the limit menu is on screen. A resume the agent does not take (it
+is not back ``retry`` s later: the keys were lost, or it stayed limited on the same reset) is
+sent again with a new id, up to ``attempts`` in all; after the last one goes unconfirmed as
+long, one ``resume-failed`` action says a person is needed, and the incident stays open until
+the agent is back or a new reset shows. A later reset seen before the resume extends the
+incident; one seen after it (the resume was refused) ends the incident as "limited again" and
+opens the next one, with its own resumes. Nothing here touches tmux, files or the clock.
 """
 
 from __future__ import annotations
@@ -103,12 +103,12 @@ def decide(
     incident = _hit(incident, limited)
     if incident.until is None and not limited:
         return LimitsState(), [_end(incident, seen, "no longer limited")]
-    if not _due(incident, seen.now, policy):
-        return LimitsState(incident=incident), []
     back = {n: _back(incident, seen.agents[n]) for n in incident.hit if n in seen.agents}
     if all(back.values()):
         how = {n: _how(incident, n, seen.agents[n]) for n in back}
         return LimitsState(), [LimitAction(kind="limit-ended", until=incident.until, how=how)]
+    if not _due(incident, seen.now, policy):
+        return LimitsState(incident=incident), []
     return _resume(incident, seen, back, policy)
 
 
