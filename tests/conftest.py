@@ -24,7 +24,7 @@ from ccops.testing.standin import read_records
 from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import Loops, LoopState, wait_for
 
-pytest_plugins = ["incus_env", "nspawn_env", "recreate_rig"]
+pytest_plugins = ["incus_env", "notify_receiver", "nspawn_env", "recreate_rig"]
 
 CCOPS = [sys.executable, "-m", "ccops.cli"]
 # Every test runs with a tailnet auth key in the environment; no output may ever show it.

@@ -1,4 +1,5 @@
-"""A local HTTP receiver standing in for an ntfy server and a JSON webhook, on 127.0.0.1."""
+"""A local HTTP receiver standing in for an ntfy server and a JSON webhook, on 127.0.0.1;
+the ``inboxes`` fixture holds one of each."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+import pytest
 
 
 @dataclass
@@ -61,6 +64,13 @@ def receiver(status: int = 200) -> Iterator[Received]:
     finally:
         server.shutdown()
         server.server_close()
+
+
+@pytest.fixture
+def inboxes() -> Iterator[tuple[Received, Received]]:
+    """An ntfy stand-in and a JSON webhook."""
+    with receiver() as ntfy, receiver() as webhook:
+        yield ntfy, webhook
 
 
 @contextmanager

@@ -210,7 +210,9 @@ def test_veto_after_done_pings_the_builder_with_its_reason(live: Setup) -> None:
     handoff_tick(live.config())
     veto = "VETO 2026-12-01 abc: gate 2 has no PASS at this commit"
     live.push("adversary", "REVIEW.md", f"# REVIEW\n- Gate 1 — PASS\n{veto}\n")
-    assert handoff_tick(live.config())[0].startswith("pinged builder")
+    report = handoff_tick(live.config())
+    assert report[0] == f"VETO: the Adversary vetoed DONE: {veto}"
+    assert report[1].startswith("pinged builder")
     assert wait_for(lambda: len(messages(live, "cc-ci-builder")) == 1, 5)
     text = messages(live, "cc-ci-builder")[0]
     assert "vetoed ## DONE" in text and veto in text

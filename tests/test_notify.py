@@ -6,11 +6,9 @@ import json
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 
-import pytest
 from conftest import Setup, fails, kill, ok
-from notify_receiver import Received, dead_port, receiver
+from notify_receiver import Received, dead_port
 
 from ccops.config import target_id
 from ccops.statedir.events import EventLog
@@ -20,13 +18,6 @@ from ccops.usecases.notify import incidents, notify_pending
 from ccops.usecases.watchdog_tick import watchdog_tick
 
 TOKEN = "tk_canary0secret0token0never0shown"
-
-
-@pytest.fixture
-def inboxes() -> Iterator[tuple[Received, Received]]:
-    """An ntfy stand-in and a JSON webhook."""
-    with receiver() as ntfy, receiver() as webhook:
-        yield ntfy, webhook
 
 
 def use(

@@ -15,7 +15,8 @@ again (:func:`not_typed`), so claims made while an agent cannot take a ping join
 
 The veto over ``## DONE``: a pushed DONE without the Adversary's final sign-off pings the
 Adversary once (per DONE commit: the commit DONE was first seen at, until it is removed);
-a REVIEW.md that brings a new veto pings the Builder with the veto line.
+a REVIEW.md that brings a new veto pings the Builder with the veto line, and is noted once
+(a ``vetoed`` action) for the operator.
 """
 
 from __future__ import annotations
@@ -90,7 +91,7 @@ class HandoffState(_Data):
 
 
 class HandoffAction(_Data):
-    kind: Literal["baseline", "deliver", "blocked", "unblocked"]
+    kind: Literal["baseline", "deliver", "blocked", "unblocked", "vetoed"]
     ping: Ping | None = None
     reason: str | None = None
 
@@ -121,6 +122,8 @@ def decide(
     if seen.review is not None and seen.review.blob != review_blob:
         if seen.review.blob is not None:
             pending = _review_ping(pending, seen.review, veto, state.typed)
+            if seen.review.veto not in (None, veto):
+                actions.append(HandoffAction(kind="vetoed", reason=seen.review.veto))
         review_blob, veto = seen.review.blob, seen.review.veto
     actions += [HandoffAction(kind="deliver", ping=ping) for ping in pending]
     new_state = state.model_copy(

@@ -4,8 +4,10 @@ Every event in the event log passes through :func:`decide`. A :class:`Rule` row 
 an event kind means: its severity, the incident it opens or closes (a key built from the
 event's fields), its message and the command to look or fix. An incident notifies once when
 it opens, again when a more severe event escalates it, once when it closes, and every
-``remind_after`` seconds while it stays open (if its rule asks for reminders). Adding an
-event kind is adding one row to :data:`RULES`.
+``remind_after`` seconds while it stays open (if its rule asks for reminders). A row marked
+``renotify`` notifies each of its events, whatever the incident's severity: its producer
+writes it once per occurrence (DONE claimed, vetoed, stopped). Adding an event kind is adding
+one row to :data:`RULES`.
 """
 
 from __future__ import annotations
@@ -35,8 +37,9 @@ class Rule:
     """What one kind of event means to the operator.
 
     ``incident`` is a key template (``str.format`` over the event's fields); ``opens`` False
-    makes the event close that incident; ``quiet`` closes it without a message; ``when``
-    limits the row to the events it accepts (the first accepting row of a kind wins).
+    makes the event close that incident; ``quiet`` closes it without a message; ``renotify``
+    makes the event take over an open incident and notify even at a lower or equal severity;
+    ``when`` limits the row to the events it accepts (the first accepting row of a kind wins).
     """
 
     kind: str
@@ -47,6 +50,7 @@ class Rule:
     opens: bool = True
     remind: bool = False
     quiet: bool = False
+    renotify: bool = False
     when: Callable[[Event], bool] | None = None
 
 
@@ -60,7 +64,7 @@ RULES: tuple[Rule, ...] = (
          opens=False),
     Rule("stop-all", Severity.WARNING, "done",
          "DONE: STATUS.md says ## DONE; both loops are stopped",
-         "ccops status; restart with `ccops loops start --after-done`"),
+         "ccops status; restart with `ccops loops start --after-done`", renotify=True),
     Rule("restart", Severity.WARNING, "restarts:{loop}",
          "{loop} restarted {recent} times within the crash window (last: {reason}: {result})",
          "ccops loops logs {loop}", when=lambda e: int(e.get("recent") or 0) > 1),
@@ -71,7 +75,10 @@ RULES: tuple[Rule, ...] = (
          "{loop} left its crash loop: {reason}", _STATUS, opens=False),
     Rule("done-claimed", Severity.INFO, "done",
          "The Builder wrote ## DONE: waiting for the Adversary's final sign-off (loops go on)",
-         _STATUS),
+         _STATUS, renotify=True),
+    Rule("done-vetoed", Severity.WARNING, "done",
+         "The Adversary vetoed ## DONE: {veto} (the Builder has the veto line; loops go on)",
+         _STATUS, renotify=True),
     Rule("limit", Severity.WARNING, "limit",
          "Usage limit: both agents paused until {resets}; ccops resumes them after the reset",
          _STATUS),
@@ -100,7 +107,8 @@ RULES: tuple[Rule, ...] = (
          "ccops vm state"),
     Rule("vm", Severity.CRITICAL, "vm:{instance}",
          "VM {instance}: {phase} failed after {seconds:.0f} s",
-         "ccops vm state; ccops vm restart", remind=True, when=lambda e: not e.get("ok")),
+         "ccops vm state; ccops vm restart", remind=True,
+         when=lambda e: not e.get("ok") and not e.get("escalated")),
     Rule("vm", Severity.INFO, "vm:{instance}",
          "VM {instance}: {phase} done in {seconds:.0f} s", "ccops vm state",
          opens=False, when=lambda e: e.get("phase") == "running"),
@@ -247,7 +255,7 @@ def decide(
         key = _format(rule.incident, event)
         when = float(event.get("time") or now)
         known = incidents.get(key)
-        if rule.opens and (known is None or rule.severity > known.severity):
+        if rule.opens and (known is None or rule.renotify or rule.severity > known.severity):
             incident = Incident(
                 kind=rule.kind,
                 severity=rule.severity,

@@ -168,5 +168,8 @@ def _note(events: EventLog, action: handoff.HandoffAction) -> str:
     if action.kind == "unblocked":
         events.add("unblocked")
         return "the Builder is no longer blocked"
+    if action.kind == "vetoed":
+        events.add("done-vetoed", veto=action.reason)
+        return f"VETO: the Adversary vetoed DONE: {action.reason}"
     events.add("baseline")
     return "handoff: first tick, baseline recorded (no pings)"

@@ -104,17 +104,22 @@ class VmActions:
         self.phases: list[Phase] = []
 
     @contextmanager
-    def phase(self, name: str) -> Iterator[None]:
-        """Time one step; report and log it when it ends (also when it fails)."""
+    def phase(self, name: str, escalates: tuple[type[Exception], ...] = ()) -> Iterator[None]:
+        """Time one step; report and log it when it ends (also when it fails). A failure of
+        one of the ``escalates`` types is logged as escalated: a forced step follows it."""
         started = time.monotonic()
-        ok = False
+        ok = escalated = False
         try:
             yield
             ok = True
+        except escalates:
+            escalated = True
+            raise
         finally:
             seconds = time.monotonic() - started
             self.phases.append(Phase(name, seconds))
-            self.events.add("vm", instance=self.name, phase=name, seconds=seconds, ok=ok)
+            fields = {"escalated": True} if escalated else {}
+            self.events.add("vm", instance=self.name, phase=name, seconds=seconds, ok=ok, **fields)
             self.report(f"{name}: {'done' if ok else 'failed'} in {seconds:.1f} s")
 
     def status(self) -> str:
@@ -155,10 +160,11 @@ class VmActions:
         return self.phases
 
     def _restart(self, timeout: int, escalate: bool) -> None:
+        forced_after = (OperationFailedError, IncusTimeoutError)
         try:
-            with self.phase("clean restart"):
+            with self.phase("clean restart", escalates=forced_after if escalate else ()):
                 self.incus.change_state(self.name, "restart", timeout=timeout)
-        except (OperationFailedError, IncusTimeoutError) as error:
+        except forced_after as error:
             reason = getattr(error, "reason", str(error))
             if not escalate:
                 raise IncusError(
