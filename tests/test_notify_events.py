@@ -10,6 +10,7 @@ loops, DONE, doctor and the targets themselves.
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import sys
 import time
@@ -21,6 +22,7 @@ from freeze import frozen
 from incus_env import Vm
 from notify_receiver import Received
 from test_limits import AHEAD
+from test_norepo import create_repo
 from test_notify import arrived, use
 
 from ccops.config import Config
@@ -206,6 +208,48 @@ def test_done_vetoed_arrives_once_per_veto_then_the_signed_off_done(
     assert arrived(inboxes, "DONE: STATUS.md says ## DONE; both loops are stopped") == [1, 1]
     assert counts(inboxes) == [4, 4]
     assert [e["veto"] for e in events(live, "done-vetoed")] == [VETO, SECOND_VETO]
+
+
+def test_done_withdrawn_and_the_start_after_done_each_close_the_done_incident(
+    live: Setup, inboxes: Inboxes
+) -> None:
+    use(live, inboxes)
+    config = live.config()
+    live.push("builder", "STATUS.md", "# STATUS\n## DONE\n")
+    handoff_tick(config)
+    watchdog_tick(config)
+    live.push("builder", "STATUS.md", "# STATUS\nGate 3: back to work\n")
+    watchdog_tick(config)
+    watchdog_tick(config)
+    assert arrived(inboxes, "STATUS.md no longer says ## DONE: the loops go on") == [1, 1]
+    assert incidents(config) == []
+
+    live.push("adversary", "REVIEW.md", "# REVIEW\nFINAL SIGN-OFF\n")
+    live.push("builder", "STATUS.md", "# STATUS\n## DONE\n")
+    watchdog_tick(config)
+    assert arrived(inboxes, "DONE: STATUS.md says ## DONE; both loops are stopped") == [1, 1]
+    ok(live.ccops("loops", "start", "--after-done"))
+    handoff_tick(config)
+    handoff_tick(config)
+    assert arrived(inboxes, "The loops were started again after DONE") == [1, 1]
+    assert "ccops info (resolved): The loops were started again" in seen(inboxes[1])
+    assert incidents(config) == []
+    assert counts(inboxes) == [4, 4]
+
+
+def test_the_repo_appearing_is_told_once_and_opens_no_incident(
+    setup: Setup, inboxes: Inboxes
+) -> None:
+    shutil.rmtree(setup.root / "adversary")  # the first day: no repo, no Adversary clone
+    use(setup, inboxes, more={"repo": {"url": str(setup.origin)}})
+    config = setup.config()
+    watchdog_tick(config)
+    create_repo(setup)
+    assert watchdog_tick(config)[0].startswith("cloned ")
+    watchdog_tick(config)
+    assert arrived(inboxes, "The cc-ci repo exists now: cloned ") == [1, 1]
+    assert "ccops info: The cc-ci repo exists now" in seen(inboxes[1])
+    assert incidents(config) == []
 
 
 # --------------------------------------------------------------------------- the VM

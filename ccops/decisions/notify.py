@@ -39,6 +39,7 @@ class Rule:
     ``incident`` is a key template (``str.format`` over the event's fields); ``opens`` False
     makes the event close that incident; ``quiet`` closes it without a message; ``renotify``
     makes the event take over an open incident and notify even at a lower or equal severity;
+    ``alone`` sends a closing event's message even when no incident of its key is open;
     ``when`` limits the row to the events it accepts (the first accepting row of a kind wins).
     """
 
@@ -51,6 +52,7 @@ class Rule:
     remind: bool = False
     quiet: bool = False
     renotify: bool = False
+    alone: bool = False
     when: Callable[[Event], bool] | None = None
 
 
@@ -79,6 +81,10 @@ RULES: tuple[Rule, ...] = (
     Rule("done-vetoed", Severity.WARNING, "done",
          "The Adversary vetoed ## DONE: {veto} (the Builder has the veto line; loops go on)",
          _STATUS, renotify=True),
+    Rule("done-withdrawn", Severity.INFO, "done", "{reason}: the loops go on", _STATUS,
+         opens=False),
+    Rule("done-cleared", Severity.INFO, "done", "The loops were started again after DONE",
+         _STATUS, opens=False),
     Rule("limit", Severity.WARNING, "limit",
          "Usage limit: both agents paused until {resets}; ccops resumes them after the reset",
          _STATUS),
@@ -89,7 +95,7 @@ RULES: tuple[Rule, ...] = (
     Rule("limit-ended", Severity.INFO, "limit", "Usage limit over ({summary})", _STATUS,
          opens=False),
     Rule("repo-cloned", Severity.INFO, "repo",
-         "The cc-ci repo exists now: {line}", "ccops loops status", opens=False),
+         "The cc-ci repo exists now: {line}", "ccops loops status", opens=False, alone=True),
     Rule("wedge-escape", Severity.WARNING, "wedge:{loop}",
          "{loop} looks frozen: no sign of life for {quiet:.0f} s ({seen}); ccops pressed Esc",
          "ccops loops attach {loop}"),
@@ -265,8 +271,11 @@ def decide(
                 remind=rule.remind,
             )
             incidents[key] = _queue(key, incident, policy, outbox, now, tag="")
-        elif not rule.opens and key in incidents:
-            opened = incidents.pop(key)
+        elif not rule.opens and (key in incidents or rule.alone):
+            was_open = incidents.pop(key, None)
+            opened = was_open or Incident(
+                kind=rule.kind, severity=rule.severity, message="", look="", opened=when
+            )
             if not rule.quiet:
                 closing = opened.model_copy(
                     update={
@@ -276,7 +285,7 @@ def decide(
                         "look": _format(rule.look, event),
                     }
                 )
-                _queue(key, closing, policy, outbox, now, tag="resolved")
+                _queue(key, closing, policy, outbox, now, tag="resolved" if was_open else "")
     for key, incident in incidents.items():
         if _reminder_due(incident, now, policy):
             incidents[key] = _queue(key, incident, policy, outbox, now, tag="reminder")

@@ -77,7 +77,9 @@ class WatchdogState(_Data):
 
 
 class WatchdogAction(_Data):
-    kind: Literal["restart", "crashloop", "crashloop_ended", "stop_all", "awaiting_signoff"]
+    kind: Literal[
+        "restart", "crashloop", "crashloop_ended", "stop_all", "awaiting_signoff", "done_withdrawn"
+    ]
     loop: AgentName | None = None
     reason: str
     not_before: float | None = Field(None, description="restart: the agent waits until then")
@@ -123,12 +125,13 @@ def _why_done(policy: WatchdogPolicy) -> str:
 def _claimed_done(
     state: WatchdogState, seen: WatchdogObservation
 ) -> tuple[WatchdogState, list[WatchdogAction]]:
-    """A DONE without the sign-off is noted once; the loops go on."""
+    """A DONE without the sign-off is noted once, and so is its going away; the loops go on."""
     if seen.done is None or seen.done == state.awaiting_signoff:
         return state, []
     new_state = state.model_copy(update={"awaiting_signoff": seen.done})
     if not seen.done:
-        return new_state, []
+        reason = "STATUS.md no longer says ## DONE"
+        return new_state, [WatchdogAction(kind="done_withdrawn", reason=reason)]
     reason = "STATUS.md says ## DONE without the Adversary's final sign-off"
     return new_state, [WatchdogAction(kind="awaiting_signoff", reason=reason)]
 

@@ -16,6 +16,7 @@ from ccops.decisions import watchdog
 from ccops.decisions.repo import WAITS_FOR_REPO
 from ccops.errors import ConfigError, GitError, NotRunningError
 from ccops.statedir.decision_stores import watchdog_store
+from ccops.statedir.events import EventLog
 from ccops.usecases.loops import Loops, LoopState, LoopStatus, StartAction, selected
 from ccops.usecases.repo import adversary_clone
 from ccops.vocabulary import AgentName
@@ -129,8 +130,9 @@ def clear_after_start(config: Config, name: AgentName, after_done: bool) -> bool
     store = watchdog_store(config)
     with store.transaction() as (current, save):
         cleared = watchdog.cleared(current, name)
-        if after_done:
+        if after_done and cleared.done:
             cleared = cleared.model_copy(update={"done": False})
+            EventLog(config.paths.state_dir).add("done-cleared", loop=name)
         save(cleared)
     return cleared.done
 

@@ -132,6 +132,9 @@ def _act(
     if action.kind == "awaiting_signoff":
         events.add("done-claimed", reason=action.reason)
         return f"DONE claimed, awaiting sign-off: the loops go on ({action.reason})"
+    if action.kind == "done_withdrawn":
+        events.add("done-withdrawn", reason=action.reason)
+        return f"DONE withdrawn: {action.reason}"
     assert action.loop is not None
     if action.kind == "crashloop":
         events.add("crashloop", loop=action.loop, reason=action.reason)
