@@ -25,6 +25,7 @@ from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import Loops, LoopState, wait_for
 
 pytest_plugins = ["incus_env", "notify_receiver", "nspawn_env", "recreate_rig"]
+SHARED_INCUS = "incus"  # the xdist group of the tests that drive the one incusd
 
 CCOPS = [sys.executable, "-m", "ccops.cli"]
 # Every test runs with a tailnet auth key in the environment; no output may ever show it.
@@ -55,6 +56,16 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     assert_no_secret(result)
     assert result.stderr == "" or "WARNING" in result.stderr, result.stderr
     return result.stdout
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that drives the machine's one incusd and its containers runs on one
+    pytest-xdist worker, one at a time (``--dist loadgroup``). A module that sets up a module
+    fixture (a booted host, a deploy) keeps its tests on one worker with its own
+    ``pytestmark = pytest.mark.xdist_group(...)``; the rest go wherever a worker is free."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None and "incus" in item.fixturenames:
+            item.add_marker(pytest.mark.xdist_group(SHARED_INCUS))
 
 
 @pytest.fixture(autouse=True)

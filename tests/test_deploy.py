@@ -31,6 +31,8 @@ if TYPE_CHECKING:
     from incus_env import IncusEnv
     from nspawn_env import NspawnHost
 
+pytestmark = pytest.mark.xdist_group("incus")  # one deploy per module; the shared incusd
+
 CHECKOUT = Path(__file__).resolve().parent.parent
 PYINFRA = CHECKOUT / ".venv" / "bin" / "pyinfra"
 AGENT = "ccops"

@@ -21,6 +21,8 @@ from ccops.usecases.loops import wait_for
 if TYPE_CHECKING:
     from nspawn_env import NspawnHost
 
+pytestmark = pytest.mark.xdist_group("deploy_norepo")  # one host for the module
+
 ADVERSARY = "/srv/cc-ci/cc-ci-adv"
 
 

@@ -23,6 +23,8 @@ from ccops.runners import git
 if TYPE_CHECKING:
     from incus_env import IncusEnv
 
+pytestmark = pytest.mark.xdist_group("incus")  # module certs on the shared incusd
+
 CLAUDE_BIN = Path(os.environ.get("CCOPS_CACHE_DIR", "/var/cache/ccops")).joinpath(
     "claude-2.1.331", "node_modules", ".bin", "claude"
 )

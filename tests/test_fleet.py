@@ -25,6 +25,8 @@ from ccops.usecases.loops import wait_for
 if TYPE_CHECKING:
     from nspawn_env import HostFactory, NspawnHost
 
+pytestmark = pytest.mark.xdist_group("fleet")  # one fleet for the module
+
 NAMES = ("one", "two")
 
 

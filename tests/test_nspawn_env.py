@@ -6,9 +6,13 @@ import time
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pytest
+
 if TYPE_CHECKING:
     from nspawn_env import HostFactory, NspawnHost
 
+
+pytestmark = pytest.mark.xdist_group("nspawn_env")  # one host for the module
 
 TIMER = """\
 [Timer]
