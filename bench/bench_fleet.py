@@ -18,8 +18,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from nspawn_env import nspawn_host_in, rootfs_tarball, unpacked_tree
-from test_deploy import REPOS, git_daemon, snapshot
-from test_fleet import fleet, fleet_deploy, write_fleet
+from test_deploy import git_daemon, snapshot
+from test_fleet import FLEET_REPOS, fleet, fleet_deploy, write_fleet
 
 NAMES = ("one", "two", "three")
 
@@ -49,7 +49,7 @@ def main(most: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         root = Path(tmp)
         (root / "git").mkdir()
-        with git_daemon(root / "git", REPOS) as url:
+        with git_daemon(root / "git", FLEET_REPOS) as url:
             rounds = {}
             for count in range(1, most + 1):
                 (root / str(count)).mkdir()

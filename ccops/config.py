@@ -37,7 +37,7 @@ from pydantic import (
 from ccops.decisions.budget import parse_size
 from ccops.decisions.markers import word_pattern
 from ccops.decisions.notify import KINDS, SEVERITY_NAMES
-from ccops.errors import ConfigError
+from ccops.errors import ConfigError, ProjectRequiredError
 from ccops.vocabulary import CLAIM_MARKER, SIGNOFF_MARKER, VETO_MARKER, AgentName
 
 DEFAULT_CONFIG_FILE = Path("/etc/ccops/ccops.toml")
@@ -472,6 +472,14 @@ def project_names(environ: Mapping[str, str] = os.environ) -> list[str]:
     return [name for name in names if re.fullmatch(_TMUX_NAME, name)]
 
 
+def pair_names(environ: Mapping[str, str] = os.environ) -> list[str]:
+    """This host's pairs: the default one (``""``) unless the host has named projects only
+    (no config file of its own), then each named project."""
+    named = project_names(environ)
+    default = [""] if config_path(None, environ) is not None or not named else []
+    return [*default, *named]
+
+
 def project_defaults(project: str) -> dict[str, Any]:
     """A named project's own world: tmux server, sessions, clones under /srv/NAME, state dir."""
     srv = Path("/srv") / project
@@ -504,6 +512,11 @@ def load_config(
     environ: Mapping[str, str] = os.environ if environment else {}
     project = project or environ.get(f"{ENV_PREFIX}PROJECT", "")
     path = config_path(explicit, environ, project)
+    if path is None and (named := project_names(environ)):
+        raise ProjectRequiredError(
+            f"this host has no default pair ({DEFAULT_CONFIG_FILE} does not exist), only"
+            f" projects: choose one with --project NAME ({', '.join(named)})"
+        )
     if project and path == project_file(project, environ) and not path.exists():
         raise ConfigError(
             f"project {project} has no config file {path}: deploy it, or pass --config"

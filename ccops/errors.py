@@ -154,6 +154,12 @@ class FleetError(CcopsError):
     exit_code = 23
 
 
+class ProjectRequiredError(ConfigError):
+    """This host has named projects only (no default pair): choose one with `--project NAME`."""
+
+    exit_code = 24
+
+
 class OperationFailedError(IncusError):
     """An Incus operation ended in failure; ``reason`` is Incus's own text."""
 

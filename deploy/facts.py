@@ -67,11 +67,11 @@ class LoopStates(FactBase[dict[str, str]]):
 
 class CcopsReport(FactBase[list[dict[str, Any]] | None]):
     """``ccops fleet host-report KIND`` (status or doctor) of every pair on the host, run as the
-    agent user (the group of /etc/ccops/ccops.toml); None when ccops gives no JSON in time."""
+    agent user (the group of /etc/ccops); None when ccops gives no JSON in time."""
 
     def command(self, kind: str, ccops: str = "/opt/ccops/bin/ccops") -> StringCommand:
         return StringCommand(
-            "runuser", "-u", '"$(stat -c %G /etc/ccops/ccops.toml)"', "--",
+            "runuser", "-u", '"$(stat -c %G /etc/ccops)"', "--",
             "timeout", str(REPORT_TIMEOUT), QuoteString(ccops), "fleet", "host-report",
             QuoteString(kind), "||", "true",
         )  # fmt: skip

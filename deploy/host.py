@@ -7,8 +7,10 @@ this checkout, its config and the systemd units of the tmux server, watchdog and
 Every step changes only what differs, so a second run changes nothing.
 
 Each named project of the host data (``[projects.NAME]``) is one more pair: its clones, state
-dir, /etc/ccops/projects/NAME.toml and the instances ``ccops-watchdog@NAME.timer``... of the
-templated units, which run ``ccops --project NAME`` on its own tmux server ``ccops-NAME``.
+dir, /etc/ccops/projects/NAME.toml and the instances ``ccops-tmux@NAME.service``... of the
+templated units, which run ``ccops --project NAME`` on its own tmux server ``ccops-NAME``; its
+timers and path unit are files of its own (its intervals, its clones). ``default_pair = false``
+deploys the named projects alone: no /etc/ccops/ccops.toml, clones or units of the default pair.
 """
 
 import atexit
@@ -29,7 +31,7 @@ from pyinfra.operations.util import any_changed
 from ccops.runners.ssh import SOCKS_PACKAGE, known_hosts_line
 from ccops.runners.systemd import instance
 from deploy.operations import claude_cli, clone, loops_started, wheel_installed
-from deploy.settings import PROJECT_KEYS, clones
+from deploy.settings import CONFIG_KEYS, PROJECT_DEPLOY_KEYS, clones
 
 CHECKOUT = Path(__file__).resolve().parent.parent
 TEMPLATES = Path(__file__).resolve().parent / "templates"
@@ -41,6 +43,8 @@ TIMERS = ("ccops-watchdog.timer", "ccops-handoff.timer", "ccops-doctor.timer")
 SERVICES = ("ccops-tmux.service", "ccops-watchdog.service", "ccops-handoff.service",
             "ccops-doctor.service")  # fmt: skip
 UNITS = (*SERVICES, *TIMERS, "ccops-handoff.path")
+# A project's own unit files (its intervals, its clones); its other units are template instances.
+OWN_UNITS = ("ccops-watchdog.timer", "ccops-handoff.timer", "ccops-handoff.path")
 
 
 def build_wheel() -> Path:
@@ -71,16 +75,14 @@ d = host.data
 user = d.agent_user
 clone_dir = clones(d.srv_dir)
 context = {"d": d, "venv": d.venv_dir}
-# The default pair (no project: today's units and config) and every named project.
-pairs = [
-    {
-        "name": "",
-        "clones": clone_dir,
-        "config_file": "/etc/ccops/ccops.toml",
-        **{key: d.get(key) for key in (*PROJECT_KEYS, "ccops_toml")},
-    },
-    *d.projects,
-]
+# The default pair (no project: today's units and config) unless left out, and every named one.
+default_pair = {
+    "name": "",
+    "clones": clone_dir,
+    "config_file": "/etc/ccops/ccops.toml",
+    **{key: d.get(key) for key in (*PROJECT_DEPLOY_KEYS, *CONFIG_KEYS, "ccops_toml")},
+}
+pairs = [*([default_pair] if d.default_pair else []), *d.projects]
 
 # NodeSource's nodejs brings its own npm, which conflicts with Debian's npm package.
 packages = [p for p in PACKAGES if p != "npm" or not host.get_fact(Which, command="npm")]
@@ -116,15 +118,17 @@ if d.git_credentials:
         _su_user=user,
     )
 
-if d.ssh_config:  # the agents' `ssh <alias>` to the VM (ccops.runners.ssh.client_config)
-    alias, ssh_dir = d.vm_ssh_alias, f"/home/{user}/.ssh"
+if d.ssh_config:  # the agents' `ssh <alias>` to each VM (ccops.runners.ssh.client_config)
+    ssh_dir, aliases = f"/home/{user}/.ssh", " ".join(vm["alias"] for vm in d.vm_hosts)
     files.directory(name=ssh_dir, path=ssh_dir, user=user, group=user, mode="700")
-    ssh_files = [(f"SSH config of {user}: Host {alias}", io.StringIO(d.ssh_config), "config")]
-    if d.vm_ssh_key:
-        ssh_files.append((f"SSH key of {user} for {alias}", d.vm_ssh_key, alias))
-    if d.vm_host_key:
-        pin = io.StringIO(known_hosts_line(alias, d.vm_host_key))
-        ssh_files.append((f"Host key of {alias} pinned", pin, f"known_hosts.{alias}"))
+    ssh_files = [(f"SSH config of {user}: Host {aliases}", io.StringIO(d.ssh_config), "config")]
+    for vm in d.vm_hosts:
+        alias = vm["alias"]
+        if vm["vm_ssh_key"]:
+            ssh_files.append((f"SSH key of {user} for {alias}", vm["vm_ssh_key"], alias))
+        if vm["vm_host_key"]:
+            pin = io.StringIO(known_hosts_line(alias, vm["vm_host_key"]))
+            ssh_files.append((f"Host key of {alias} pinned", pin, f"known_hosts.{alias}"))
     for name, src, dest in ssh_files:
         files.put(name=name, src=src, dest=f"{ssh_dir}/{dest}", user=user, group=user, mode="600")
 
@@ -160,8 +164,10 @@ wheel_installed(
     sha256=hashlib.sha256(wheel.read_bytes()).hexdigest(),
 )
 
-for folder in ("/etc/ccops", *(["/etc/ccops/projects"] if d.projects else [])):
-    files.directory(name=folder, path=folder, mode="755")
+# /etc/ccops's group names the agent user (deploy/facts.py: CcopsReport runs ccops as it).
+files.directory(name="/etc/ccops", path="/etc/ccops", group=user, mode="755")
+if d.projects:
+    files.directory(name="/etc/ccops/projects", path="/etc/ccops/projects", mode="755")
 for p in pairs:
     files.put(  # rendered and checked by ccops.config with the host data (deploy/settings.py)
         name=p["config_file"],
@@ -180,20 +186,19 @@ files.template(
 )
 
 # The default pair's units; the named projects' templates (``%i``: the project) and each
-# project's path unit, whose clones are its own. ``files[unit]``: the file a unit runs from.
+# project's OWN_UNITS. ``unit_files[unit]``: the file a unit runs from.
 unit_files = {
-    unit: unit_file(unit, unit, clones=clone_dir, branch=d.branch, at="", project_option="",
-                    socket=d.tmux_socket)
-    for unit in UNITS
-}  # fmt: skip
+    unit: unit_file(unit, unit, p=default_pair, at="", project_option="", socket=d.tmux_socket)
+    for unit in (UNITS if d.default_pair else ())
+}
 if d.projects:
     templated = {"at": "@%i", "project_option": " --project %i", "socket": "ccops-%i"}
-    for unit in (*SERVICES, *TIMERS):
+    for unit in (u for u in UNITS if u not in OWN_UNITS):
         unit_files[instance(unit, "")] = unit_file(instance(unit, ""), unit, **templated)
 for p in d.projects:
-    path_unit = instance("ccops-handoff.path", p["name"])
-    unit_files[path_unit] = unit_file(path_unit, "ccops-handoff.path", clones=p["clones"],
-                                      branch=p["branch"], at=f"@{p['name']}")  # fmt: skip
+    for unit in OWN_UNITS:
+        own = instance(unit, p["name"])
+        unit_files[own] = unit_file(own, unit, p=p, at=f"@{p['name']}")
 systemd.daemon_reload(name="systemd daemon-reload", _if=any_changed(*unit_files.values()))
 
 

@@ -5,8 +5,9 @@ Every value is checked before pyinfra adds a single operation; a bad one stops t
 with one line naming the key and where it came from. The keys that end up in ccops.toml
 are checked by ccops.config itself, on the file as it will be written. Secrets never
 appear in the data: git credentials and the VM's SSH key are paths to files, never their content.
-``[projects.NAME]`` tables add named pairs (their own PROJECT_KEYS; the rest is the host's), and
-a fleet file (:func:`fleet`) gives inventories/fleet.py its hosts, each with its own data file.
+``[projects.NAME]`` tables add named pairs (their own PROJECT_KEYS; the rest is the host's);
+``default_pair = false`` leaves the unnamed pair out, so a host may carry named projects only. A
+fleet file (:func:`fleet`) gives inventories/fleet.py its hosts, each with its own data file.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from urllib.parse import urlsplit
 from pydantic import ValidationError
 
 from ccops.config import PROJECTS_DIR, Config, first_problem, project_defaults, project_values
+from ccops.runners.ssh import HEADER as SSH_HEADER
 from ccops.runners.ssh import client_config
 
 ENV_PREFIX = "CCOPS_DEPLOY_"
@@ -63,6 +65,13 @@ def git_url(value: Any) -> str:
 def optional_git_url(value: Any) -> str:
     """The repo's clone URL, or empty before the repo exists (the Builder creates it)."""
     return "" if value == "" else git_url(value)
+
+
+def unused_url(value: Any) -> str:
+    """The default pair's URL on a host without the default pair: nothing to clone."""
+    if value != "":
+        raise ValueError("given, but default_pair is false: set it in [projects.NAME] instead")
+    return ""
 
 
 def user_name(value: Any) -> str:
@@ -134,6 +143,7 @@ def projects(value: Any) -> dict[str, dict[str, Any]]:
 
 # The deploy's own keys: key: (default, check)
 KEYS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
+    "default_pair": (True, flag),  # first: the default pair's URLs are checked by it
     "repo_url": ("", optional_git_url),
     "plan_url": ("", git_url),
     "branch": ("main", branch),
@@ -147,8 +157,7 @@ KEYS: dict[str, tuple[Any, Callable[[Any], Any]]] = {
     "vm_host_key": ("", host_key),
     "projects": ({}, projects),
 }
-# What a named project sets for itself; the rest of its ccops.toml is the host's.
-PROJECT_KEYS = ("repo_url", "plan_url", "branch", "srv_dir", "state_dir", "start_loops")
+DEFAULT_PAIR_URLS = ("repo_url", "plan_url")
 # Keys passed on to ccops.toml, checked by ccops.config: key: its ccops.toml key.
 # Empty (the default) leaves the key out, so ccops's own default applies.
 CONFIG_KEYS = {
@@ -162,9 +171,20 @@ CONFIG_KEYS = {
     "incus_proxy": "incus.proxy",
     "incus_client_cert": "incus.client_cert",
     "incus_client_key": "incus.client_key",
+    "incus_instance": "incus.instance",
     "vm_reach_address": "vm.reach_address",
     "vm_ssh_alias": "vm.ssh_alias",
 }
+# Host-wide: the tmux server of the default pair (a project's is ccops-NAME) and the claude CLI,
+# installed once per host.
+HOST_CONFIG_KEYS = ("tmux_socket", "claude_version")
+# What a named project sets for itself, the rest of its ccops.toml being the host's: its deploy
+# keys (checked here; its VM's key and host key go into the agent user's SSH config), then its
+# ccops.toml keys (checked by ccops.config).
+PROJECT_DEPLOY_KEYS = ("repo_url", "plan_url", "branch", "srv_dir", "state_dir", "start_loops",
+                       "vm_ssh_key", "vm_host_key")  # fmt: skip
+PROJECT_KEYS = (*PROJECT_DEPLOY_KEYS, *(k for k in CONFIG_KEYS if k not in HOST_CONFIG_KEYS))
+VM_KEYS = ("vm_reach_address", "incus_proxy", "vm_ssh_key", "vm_host_key")  # one VM's SSH
 EMPTY = ("", [])
 
 
@@ -196,12 +216,19 @@ def host_data(environ: Mapping[str, str], site: Path | None = None) -> dict[str,
     ``ccops_toml`` holds the config file the deploy writes, checked by ccops.config.
     """
     raw, sources = given_values(environ, site)
-    data = {}
+    data: dict[str, Any] = {}
     for key, (_, check) in KEYS.items():
+        without_pair = key in DEFAULT_PAIR_URLS and not data["default_pair"]
         try:
-            data[key] = check(raw[key])
+            data[key] = (unused_url if without_pair else check)(raw[key])
         except (ValueError, TypeError) as error:
             raise DataError(key, str(error), sources[key]) from None
+    if not data["default_pair"] and not data["projects"]:
+        raise DataError(
+            "default_pair",
+            "false, but no [projects.NAME]: nothing to deploy",
+            sources["default_pair"],
+        )
     owned = ccops_toml_values(data, raw)
     config = checked(nested(owned), owned, sources)
     settings = config.model_dump(mode="json")
@@ -210,52 +237,61 @@ def host_data(environ: Mapping[str, str], site: Path | None = None) -> dict[str,
     data |= {key: lookup(settings, name) for key, name in CONFIG_KEYS.items()}
     source = sources["projects"]
     pairs = [project_keys(name, given, data, source) for name, given in data["projects"].items()]
-    distinct([{"name": "", **data}, *pairs], source)
+    default = [{"name": "", **data}] if data["default_pair"] else []
+    distinct([*default, *pairs], source)
     pairs = [pair | project_files(pair, raw, sources) for pair in pairs]
-    return data | {"ccops_toml": text, "ssh_config": ssh_config(data, sources), "projects": pairs}
+    hosts = vm_hosts([*default, *pairs], sources)
+    return data | {"ccops_toml": text, "ssh_config": ssh_config(hosts), "vm_hosts": hosts,
+                   "projects": pairs}  # fmt: skip
 
 
 def project_keys(
     name: str, given: dict[str, Any], host: dict[str, Any], source: str
 ) -> dict[str, Any]:
-    """One named project's own keys, checked; the host's branch and start_loops by default."""
+    """One named project's own deploy keys, checked (the host's branch, start_loops and VM keys by
+    default), and the ccops.toml keys it sets (``config``), checked with its file."""
     for key in sorted(set(given) - set(PROJECT_KEYS)):
         raise DataError(
             f"projects.{name}.{key}", f"unknown key; known: {', '.join(PROJECT_KEYS)}", source
         )
     defaults = {
-        **{key: host[key] for key in ("branch", "start_loops")},
+        **{key: host[key] for key in ("branch", "start_loops", "vm_ssh_key", "vm_host_key")},
         **{"repo_url": "", "plan_url": "", "srv_dir": f"/srv/{name}"},
         "state_dir": project_defaults(name)["paths"]["state_dir"],
     }
     data: dict[str, Any] = {"name": name}
-    for key in PROJECT_KEYS:
+    for key in PROJECT_DEPLOY_KEYS:
         try:
             data[key] = KEYS[key][1](given.get(key, defaults[key]))
         except (ValueError, TypeError) as error:
             raise DataError(f"projects.{name}.{key}", str(error), source) from None
-    return data
+    return data | {"config": {key: given[key] for key in CONFIG_KEYS if key in given}}
 
 
 def project_files(
     data: dict[str, Any], raw: dict[str, Any], sources: dict[str, str]
 ) -> dict[str, Any]:
-    """A named project's ccops.toml (checked by ccops.config), clones and tmux socket."""
+    """A named project's ccops.toml (checked by ccops.config), clones, tmux socket and its
+    values of the CONFIG_KEYS (its own, else the host's)."""
     name, source = data["name"], sources["projects"]
-    owned = ccops_toml_values(data, raw, name)
+    owned = ccops_toml_values(data, raw | data["config"], name)
     # A problem in a key of the project's own is named as such: projects.NAME.KEY.
-    own = {n: (f"projects.{name}.{key}" if key in PROJECT_KEYS else key, value)
+    mine = (*PROJECT_DEPLOY_KEYS, *data["config"])
+    own = {n: (f"projects.{name}.{key}" if key in mine else key, value)
            for n, (key, value) in owned.items()}  # fmt: skip
     where = sources | {f"projects.{name}.{key}": source for key in PROJECT_KEYS}
     config = checked(project_values(nested(owned), name), own, where)
     settings = config.model_dump(mode="json")
     text = render({n: lookup(settings, n) for n in owned})
-    return data | {
-        "clones": clones(data["srv_dir"], name),
-        "ccops_toml": text,
-        "config_file": str(PROJECTS_DIR / f"{name}.toml"),
-        "tmux_socket": config.tmux.socket,
-    }
+    return (
+        data
+        | {key: lookup(settings, n) for key, n in CONFIG_KEYS.items()}
+        | {
+            "clones": clones(data["srv_dir"], name),
+            "ccops_toml": text,
+            "config_file": str(PROJECTS_DIR / f"{name}.toml"),
+        }
+    )
 
 
 def distinct(pairs: list[dict[str, Any]], source: str) -> None:
@@ -276,23 +312,47 @@ def distinct(pairs: list[dict[str, Any]], source: str) -> None:
             seen[path] = where
 
 
-def ssh_config(data: dict[str, Any], sources: dict[str, str]) -> str:
-    """The agent user's ~/.ssh/config: the VM's alias, root through ``incus_proxy``, the key
-    from ``vm_ssh_key`` and the host key ``vm_host_key`` when given; empty without an address."""
-    if not data["vm_reach_address"]:
-        return ""
-    alias = data["vm_ssh_alias"]
-    try:
-        return client_config(
-            alias,
-            data["vm_reach_address"],
-            proxy=data["incus_proxy"],
-            identity=f"~/.ssh/{alias}" if data["vm_ssh_key"] else "",
-            known_hosts=f"~/.ssh/known_hosts.{alias}",
-            pinned=bool(data["vm_host_key"]),
-        )
-    except ValueError as error:
-        raise DataError("incus_proxy", str(error), sources["incus_proxy"]) from None
+def vm_hosts(pairs: list[dict[str, Any]], sources: dict[str, str]) -> list[dict[str, Any]]:
+    """The VMs the pairs reach over SSH, one per alias (``vm_ssh_alias``) with its VM_KEYS and
+    its ~/.ssh/config block; pairs share an alias only when they reach the same VM the same way.
+    """
+    hosts: dict[str, dict[str, Any]] = {}
+    for pair in pairs:
+        alias, name = pair["vm_ssh_alias"], pair["name"]
+        if not pair["vm_reach_address"]:
+            continue
+        key, where = (f"projects.{name}.", f"projects.{name}") if name else ("", "the default pair")
+        source = sources["projects"] if name else sources["vm_ssh_alias"]
+        vm = {k: pair[k] for k in VM_KEYS}
+        if alias in hosts and {k: hosts[alias][k] for k in VM_KEYS} != vm:
+            raise DataError(
+                f"{key}vm_ssh_alias",
+                f"{alias} is {hosts[alias]['owner']}'s VM alias, with other VM keys: give this"
+                " VM its own alias",
+                source,
+            )
+        try:
+            block = client_config(
+                alias,
+                vm["vm_reach_address"],
+                proxy=vm["incus_proxy"],
+                identity=f"~/.ssh/{alias}" if vm["vm_ssh_key"] else "",
+                known_hosts=f"~/.ssh/known_hosts.{alias}",
+                pinned=bool(vm["vm_host_key"]),
+            )
+        except ValueError as error:
+            if "incus_proxy" in pair.get("config", {}):
+                raise DataError(f"{key}incus_proxy", str(error), source) from None
+            raise DataError("incus_proxy", str(error), sources["incus_proxy"]) from None
+        hosts.setdefault(alias, {"alias": alias, "owner": where, **vm, "block": block})
+    return list(hosts.values())
+
+
+def ssh_config(hosts: list[dict[str, Any]]) -> str:
+    """The agent user's ~/.ssh/config: a Host block per VM alias (root through ``incus_proxy``,
+    the key from ``vm_ssh_key``, the host key ``vm_host_key`` when given); empty without one."""
+    blocks = [host["block"].removeprefix(f"{SSH_HEADER}\n") for host in hosts]
+    return f"{SSH_HEADER}\n" + "\n".join(blocks) if blocks else ""
 
 
 def given_values(

@@ -168,17 +168,23 @@ def seed_repo(base: Path, name: str) -> None:
 
 
 def write_data(
-    workdir: Path, url: str, vm: IncusEnv | None = None, projects: tuple[str, ...] = ()
+    workdir: Path,
+    url: str,
+    vm: IncusEnv | None = None,
+    projects: tuple[str, ...] = (),
+    default_pair: bool = True,
+    own: dict[str, dict[str, Any]] | None = None,
 ) -> Path:
     """The deploy's data file: the test repos, the stand-in agent, a fast watchdog, with
     ``vm`` the test sshd (root logs in with ``vm.ssh_key``) behind the test SOCKS5 proxy, and
-    the named ``projects`` (repos NAME.git and NAME-plan.git)."""
+    the named ``projects`` (repos NAME.git and NAME-plan.git, and the keys ``own[NAME]``);
+    without the ``default_pair``, the named projects alone."""
     credentials = workdir / "git-credentials"
     credentials.write_text(f"http://bot:{SECRET}@127.0.0.1\n")
     data_file = workdir / "sandbox.toml"
+    urls = [f'repo_url = "{url}/cc-ci.git"', f'plan_url = "{url}/cc-ci-plan.git"']
     lines = [
-        f'repo_url = "{url}/cc-ci.git"',
-        f'plan_url = "{url}/cc-ci-plan.git"',
+        *(urls if default_pair else ["default_pair = false"]),
         f"claude_command = {json.dumps(STANDIN)}",
         f"watchdog_interval = {WATCHDOG_INTERVAL}",
         f"handoff_interval = {HANDOFF_INTERVAL}",
@@ -196,6 +202,7 @@ def write_data(
             f"[projects.{name}]",
             f'repo_url = "{url}/{name}.git"',
             f'plan_url = "{url}/{name}-plan.git"',
+            *(f"{key} = {json.dumps(value)}" for key, value in (own or {}).get(name, {}).items()),
         ]
     data_file.write_text("\n".join(lines) + "\n")
     return data_file

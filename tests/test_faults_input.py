@@ -313,3 +313,76 @@ def test_a_variable_overrides_the_site_file_and_a_bad_one_is_named() -> None:
     assert host_data({**DEPLOY_URL, **address}, SITE)["vm_reach_address"] == "10.0.0.9:2222"
     line = deploy_error({**DEPLOY_URL, "CCOPS_DEPLOY_VM_REACH_ADDRESS": "10.0.0.9"})
     assert line.startswith("ccops deploy: vm_reach_address: expected host:port"), line
+
+
+def data_file(tmp_path: Path, text: str) -> dict[str, str]:
+    path = tmp_path / "host.toml"
+    path.write_text(text)
+    return {"CCOPS_DEPLOY_DATA": str(path)}
+
+
+BETA = "[projects.beta]\nrepo_url = 'https://h/beta.git'\nplan_url = 'https://h/beta-plan.git'\n"
+
+
+def test_a_host_of_named_projects_only_needs_no_default_urls(tmp_path: Path) -> None:
+    data = host_data(data_file(tmp_path, "default_pair = false\n" + BETA))
+    assert data["default_pair"] is False and data["plan_url"] == ""
+    assert [p["name"] for p in data["projects"]] == ["beta"]
+    for text, words in (
+        ("default_pair = false\nplan_url = 'https://h/p.git'\n" + BETA, "plan_url: given, but"),
+        ("default_pair = false\n", "default_pair: false, but no [projects.NAME]"),
+        ("default_pair = 'maybe'\n" + BETA, "default_pair: expected true or false"),
+    ):
+        line = deploy_error(data_file(tmp_path, text))
+        assert line.startswith(f"ccops deploy: {words}"), line
+
+
+def test_a_project_sets_its_own_claude_and_vm_keys(tmp_path: Path) -> None:
+    """Its ccops.toml carries them (as ccops reads it back), the rest is the host's."""
+    own = (
+        "watchdog_interval = 7\nclaude_command = 'my-claude --fast'\nremote_control = false\n"
+        "incus_instance = 'beta-vm'\nvm_reach_address = '10.0.0.2:22'\nvm_ssh_alias = 'beta'\n"
+    )
+    data = host_data(data_file(tmp_path, URLS + "handoff_interval = 20\n" + BETA + own))
+    (beta,) = data["projects"]
+    path = tmp_path / "beta.toml"
+    path.write_text(beta["ccops_toml"])
+    config = load_config(path, environment=False, project="beta")
+    assert (config.watchdog.interval, config.handoff.interval) == (7, 20)
+    assert config.claude.command == ["my-claude", "--fast"] and not config.claude.remote_control
+    assert (config.incus.instance, config.vm.reach_address) == ("beta-vm", "10.0.0.2:22")
+    assert (beta["watchdog_interval"], beta["vm_ssh_alias"]) == (7, "beta")
+    assert data["watchdog_interval"] == 300 and data["incus_instance"] == "cc-nix-test"
+
+
+@pytest.mark.parametrize(
+    ("own", "words"),
+    [
+        ("watchdog_interval = 0\n", "projects.beta.watchdog_interval: Input should be greater"),
+        ("incus_proxy = 'http://p:3128'\n", "projects.beta.incus_proxy: expected a socks5://"),
+        ("vm_ssh_alias = 'a b'\n", "projects.beta.vm_ssh_alias: expected a host alias"),
+        ("tmux_socket = 'x'\n", "projects.beta.tmux_socket: unknown key"),
+        ("claude_version = '2.1.331'\n", "projects.beta.claude_version: unknown key"),
+        ("vm_host_key = 'AAAA'\n", "projects.beta.vm_host_key: expected a public host key"),
+    ],
+)
+def test_a_bad_project_key_is_named_as_the_projects(tmp_path: Path, own: str, words: str) -> None:
+    line = deploy_error(data_file(tmp_path, URLS + BETA + own))
+    assert line.startswith(f"ccops deploy: {words}"), line
+
+
+def test_each_vm_alias_is_one_host_block_and_one_alias_one_vm(tmp_path: Path) -> None:
+    host = URLS + "vm_reach_address = '10.0.0.1:22'\n"
+    data = host_data(data_file(tmp_path, host + BETA + "vm_reach_address = '10.0.0.2:22'\n"
+                               "vm_ssh_alias = 'beta-vm'\n"))  # fmt: skip
+    assert [vm["alias"] for vm in data["vm_hosts"]] == ["cc-nix-test", "beta-vm"]
+    config = data["ssh_config"]
+    assert config.count("# Written by") == 1, config
+    assert "Host cc-nix-test\n    HostName 10.0.0.1\n" in config, config
+    assert "Host beta-vm\n    HostName 10.0.0.2\n" in config, config
+    same = host_data(data_file(tmp_path, host + BETA))  # beta reaches the host's VM
+    assert [vm["alias"] for vm in same["vm_hosts"]] == ["cc-nix-test"]
+    line = deploy_error(data_file(tmp_path, host + BETA + "vm_reach_address = '10.0.0.2:22'\n"))
+    assert line.startswith(
+        "ccops deploy: projects.beta.vm_ssh_alias: cc-nix-test is the default pair's VM alias"
+    ), line

@@ -1,8 +1,9 @@
-"""The fleet: ``pyinfra inventories/fleet.py deploy/host.py`` over two booted nspawn hosts (one
-carrying a second pair, the project ``alpha``), then ``ccops fleet status`` and ``fleet doctor``
-gathering every pair through pyinfra, and one host powered off answering as unreachable.
-
-Two hosts keep CI time down; the bench (bench/fleet.py) measures one, two and three.
+"""The fleet: ``pyinfra inventories/fleet.py deploy/host.py`` over three booted nspawn hosts
+(``one`` carries the default pair and the project ``alpha`` with settings of its own, ``two`` the
+default pair, ``three`` the project ``beta`` alone: ``default_pair = false``), then
+``ccops fleet status`` and ``fleet doctor`` gathering every pair through pyinfra, and one host
+powered off answering as unreachable. The hosts boot at once and pyinfra deploys them in parallel;
+the bench (bench/bench_fleet.py) measures one, two and three hosts.
 """
 
 from __future__ import annotations
@@ -12,13 +13,24 @@ import os
 import subprocess
 import time
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 from conftest import CCOPS, fails, ok
-from test_deploy import PROJECT, PYINFRA, REPOS, Deploy, git_daemon, snapshot, write_data
+from test_deploy import (
+    AGENT,
+    PROJECT,
+    PYINFRA,
+    REPOS,
+    STANDIN,
+    Deploy,
+    git_daemon,
+    snapshot,
+    write_data,
+)
 
 from ccops.usecases.loops import wait_for
 
@@ -27,14 +39,27 @@ if TYPE_CHECKING:
 
 pytestmark = pytest.mark.xdist_group("fleet")  # one fleet for the module
 
-NAMES = ("one", "two")
+NAMES = ("one", "two", "three")
+ONLY = "beta"  # the one project of host three, which has no default pair
+# alpha's own settings; beta's stand-in records under its own state dir (three has no default one).
+OWN: dict[str, dict[str, Any]] = {
+    PROJECT: {"watchdog_interval": 7, "incus_instance": f"{PROJECT}-vm"},
+    ONLY: {
+        "claude_command": STANDIN.replace("/var/lib/ccops/", f"/var/lib/ccops/projects/{ONLY}/")
+    },
+}
+FLEET_REPOS = (*REPOS, ONLY, f"{ONLY}-plan")
+PAIRS = {"one": ("", PROJECT), "two": ("",), "three": (ONLY,)}
+ROWS = [(host, project) for host in NAMES for project in PAIRS[host]]  # fleet status's order
 
 
 def write_fleet(workdir: Path, hosts: dict[str, NspawnHost], url: str) -> Path:
-    """The fleet file: each host over real ssh, ``one`` with the project alpha too."""
+    """The fleet file: each host over real ssh with its PAIRS."""
     lines = []
     for name, host in hosts.items():
-        data = write_data(workdir / name, url, projects=(PROJECT,) if name == "one" else ())
+        pairs = PAIRS[name]
+        projects = tuple(p for p in pairs if p)
+        data = write_data(workdir / name, url, projects=projects, default_pair="" in pairs, own=OWN)
         lines += [
             f"[hosts.{name}]",
             'ssh_hostname = "127.0.0.1"',
@@ -90,8 +115,10 @@ def deployed(
     workdir = tmp_path_factory.mktemp("fleet")
     with ExitStack() as stack:
         (workdir / "git").mkdir()
-        url = stack.enter_context(git_daemon(workdir / "git", REPOS))
-        hosts = {name: stack.enter_context(nspawn_hosts()) for name in NAMES}
+        url = stack.enter_context(git_daemon(workdir / "git", FLEET_REPOS))
+        with ThreadPoolExecutor(len(NAMES)) as pool:  # the hosts boot at once
+            booted = list(pool.map(stack.enter_context, [nspawn_hosts() for _ in NAMES]))
+        hosts = dict(zip(NAMES, booted, strict=True))
         for name in NAMES:
             (workdir / name).mkdir()
         checkout = snapshot(workdir / "checkout")
@@ -110,7 +137,7 @@ def test_one_run_deploys_every_host_and_a_second_changes_nothing(deployed: Fleet
 def test_fleet_status_shows_every_pair(deployed: Fleet) -> None:
     def all_alive() -> bool:
         rows = deployed.status()
-        return len(rows) == 3 and all(
+        return len(rows) == len(ROWS) and all(
             (r.get("builder"), r.get("adversary")) == ("alive", "alive") for r in rows
         )
 
@@ -118,16 +145,40 @@ def test_fleet_status_shows_every_pair(deployed: Fleet) -> None:
     started = time.monotonic()
     rows = deployed.status()
     print(f"fleet status of {len(deployed.hosts)} hosts: {time.monotonic() - started:.2f} s")
-    assert [(r["host"], r["project"]) for r in rows] == [("one", ""), ("one", PROJECT), ("two", "")]
+    assert [(r["host"], r["project"]) for r in rows] == ROWS
     assert all(r["blocked"] is None and r["done"] is False for r in rows), rows
     table = ok(fleet(deployed.checkout, deployed.fleet_file, "status", "--parallel", "2"))
     print(table)
     assert "(default)" in table and PROJECT in table and "alive" in table, table
 
 
+def test_a_host_of_named_projects_only(deployed: Fleet) -> None:
+    """Host three: beta's pair alone; ``ccops`` without --project says to choose one."""
+    three = deployed.hosts["three"]
+    listed = three.ssh("ls /etc/ccops /etc/systemd/system; ls /srv").stdout.split()
+    assert "ccops.toml" not in listed and "cc-ci" not in listed, listed
+    assert not [unit for unit in listed if unit.startswith("ccops-") and "@" not in unit], listed
+    result = three.ssh(f"runuser -u {AGENT} -- /opt/ccops/bin/ccops status", check=False)
+    assert result.returncode == 24, result
+    assert result.stderr.strip() == (
+        "ccops: this host has no default pair (/etc/ccops/ccops.toml does not exist), only"
+        f" projects: choose one with --project NAME ({ONLY})"
+    ), result
+
+
+def test_a_project_has_its_own_settings(deployed: Fleet) -> None:
+    """alpha's ccops.toml and watchdog timer carry its own values; the default pair's the host's."""
+    root = deployed.hosts["one"].root
+    alpha = (root / f"etc/ccops/projects/{PROJECT}.toml").read_text()
+    assert "interval = 7\n" in alpha and f'instance = "{PROJECT}-vm"' in alpha, alpha
+    assert "instance" not in (root / "etc/ccops/ccops.toml").read_text()
+    timer = (root / f"etc/systemd/system/ccops-watchdog@{PROJECT}.timer").read_text()
+    assert "OnUnitActiveSec=7\n" in timer, timer
+
+
 def test_fleet_doctor_shows_every_pair(deployed: Fleet) -> None:
     rows = json.loads(ok(fleet(deployed.checkout, deployed.fleet_file, "doctor", "--json")))
-    assert [(r["host"], r["project"]) for r in rows] == [("one", ""), ("one", PROJECT), ("two", "")]
+    assert [(r["host"], r["project"]) for r in rows] == ROWS
     print(
         "\n".join(f"{r['host']} {r['project']}: {r['ok']} ok, failed: {r['failed']}" for r in rows)
     )
@@ -138,13 +189,9 @@ def test_fleet_doctor_shows_every_pair(deployed: Fleet) -> None:
 def test_a_host_powered_off_is_a_row_saying_so(deployed: Fleet) -> None:
     deployed.hosts["two"].poweroff()
     rows = deployed.status()
-    assert [(r["host"], r["project"]) for r in rows] == [
-        ("one", ""),
-        ("one", PROJECT),
-        ("two", None),
-    ]
+    assert [(r["host"], r["project"]) for r in rows] == [*ROWS[:2], ("two", None), ROWS[3]]
     assert rows[2]["error"].startswith("no answer"), rows
-    assert rows[0]["builder"] == "alive", rows
+    assert rows[0]["builder"] == rows[3]["builder"] == "alive", rows
 
 
 def test_a_missing_inventory_is_one_line(tmp_path: Path) -> None:

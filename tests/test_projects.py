@@ -141,3 +141,13 @@ def test_a_project_cannot_reach_another(
 def test_load_config_names_the_missing_project_file(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="project zeta has no config file"):
         load_config(project="zeta", environment=False)
+
+
+def test_a_host_of_named_projects_only(tmp_path: Path) -> None:
+    """No default pair (no /etc/ccops/ccops.toml): a command without --project names the
+    projects (exit 24), and the fleet's host report lists the named projects alone."""
+    assert not Path("/etc/ccops/ccops.toml").exists()
+    write_project(tmp_path, "beta")
+    fails(ccops(tmp_path, "status"), 24, "--project NAME", "(beta)", "no default pair")
+    report = json.loads(ok(ccops(tmp_path, "fleet", "host-report", "status")))
+    assert [(pair["project"], pair.get("error")) for pair in report] == [("beta", None)]

@@ -10,7 +10,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from ccops.config import Config, load_config, project_names
+from ccops.config import Config, load_config, pair_names
 from ccops.errors import CcopsError
 from ccops.runners import pyinfra
 from ccops.usecases.doctor import Status, run_checks
@@ -34,10 +34,10 @@ REPORTS: dict[str, Callable[[Config], dict[str, Any]]] = {"status": _status, "do
 
 
 def host_report(kind: str) -> list[dict[str, Any]]:
-    """This host's pairs (the default one, then each named project): each one's report, or the
-    one-line error that kept it from one."""
+    """This host's pairs (the default one unless the host has named projects only, then each
+    named project): each one's report, or the one-line error that kept it from one."""
     report = []
-    for name in ["", *project_names()]:
+    for name in pair_names():
         try:
             report.append({"project": name, **REPORTS[kind](load_config(project=name))})
         except CcopsError as error:
