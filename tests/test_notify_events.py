@@ -1,10 +1,11 @@
 """Every notify event from its real producer to a real receiver, exactly once per incident.
 
 The producers are the real ones: stand-in agents on real tmux and git for the usage limit, a
-wedge and the veto over DONE, and ``ccops vm restart`` against the real incusd for the VM.
+wedge and the veto over DONE, ``ccops vm restart`` and ``ccops vm recreate`` (real Terraform
+on the stand-in module) against the real incusd for the VM, and ``ccops doctor --notify``.
 Each incident's messages arrive once at both receivers (an ntfy stand-in and a JSON
 webhook); a second tick sends nothing more. test_notify.py covers Blocked, restarts, crash
-loops, DONE, doctor and the targets themselves.
+loops, DONE and the targets themselves.
 """
 
 from __future__ import annotations
@@ -19,8 +20,11 @@ from functools import partial
 import pytest
 from conftest import Setup, events, fails, messages, ok
 from freeze import frozen
-from incus_env import Vm
+from incus_env import IncusEnv, Vm
 from notify_receiver import Received
+from recreate_rig import NAME, Rig
+from test_doctor import Rig as DoctorRig
+from test_doctor import vm_certs  # noqa: F401 (a fixture)
 from test_limits import AHEAD
 from test_norepo import create_repo
 from test_notify import arrived, use
@@ -255,17 +259,22 @@ def test_the_repo_appearing_is_told_once_and_opens_no_incident(
 # --------------------------------------------------------------------------- the VM
 
 
-@pytest.fixture
-def told(vm: Vm, inboxes: Inboxes, monkeypatch: pytest.MonkeyPatch) -> Vm:
-    """The vm fixture with both receivers as targets, in ``CCOPS_NOTIFY__TARGETS`` so that
-    ``vm.configure`` keeps them."""
+def aim(inboxes: Inboxes, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Both receivers as targets, in ``CCOPS_NOTIFY__TARGETS`` so that a rig's ``configure``
+    (which rewrites the config file) keeps them."""
     ntfy, webhook = inboxes
     targets = f"ntfy://127.0.0.1:{ntfy.port}/ops json://127.0.0.1:{webhook.port}/hook"
     monkeypatch.setenv("CCOPS_NOTIFY__TARGETS", targets)
+
+
+@pytest.fixture
+def told(vm: Vm, inboxes: Inboxes, monkeypatch: pytest.MonkeyPatch) -> Vm:
+    """The vm fixture with both receivers as targets."""
+    aim(inboxes, monkeypatch)
     return vm
 
 
-def tell_twice(vm: Vm) -> None:
+def tell_twice(vm: Vm | Rig) -> None:
     """The notifier, as the next handoff tick runs it, and once more."""
     notify_pending(vm.setup.config())
     notify_pending(vm.setup.config())
@@ -312,3 +321,79 @@ def test_vm_ssh_that_never_answers_arrives_once_as_critical(told: Vm, inboxes: I
     assert open_one["severity"] == "critical" and open_one["notified"] is not None
     text = " ".join(ok(told.setup.ccops("status", "--no-vm")).split())  # unwrapped
     assert f"incident (critical) {failed}" in text and ", notified " in text
+
+
+# --------------------------------------------------------------------------- recreate
+
+
+def test_vm_recreate_failing_then_resumed_arrives_once_as_critical_then_closed(
+    rig: Rig, inboxes: Inboxes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A real recreate on the stand-in module whose apply fails (an image the incusd lacks:
+    the old container is deleted by then), then ``--resume`` with the image fixed: two
+    recreates, one incident."""
+    aim(inboxes, monkeypatch)
+    rig.configure(vm={"image": "ccops-no-such-image"})
+    fails(rig.run("--confirm"), 17, "terraform apply failed")
+    tell_twice(rig)
+    assert arrived(inboxes, f"VM {NAME}: recreate started") == [1, 1]
+    failed = f"VM {NAME}: recreate failed at step apply"
+    assert arrived(inboxes, failed) == [1, 1]
+    assert f"ccops critical: {failed}" in seen(inboxes[1])
+    assert "look: ccops vm recreate --resume" in seen(inboxes[1])
+    [open_one] = incidents(rig.setup.config())
+    assert open_one["severity"] == "critical" and open_one["notified"] is not None
+
+    rig.configure()
+    out = ok(rig.run("--resume"))
+    assert "plan: done before" in out and "apply: done in" in out and "verify: done" in out
+    tell_twice(rig)
+    assert arrived(inboxes, f"VM {NAME}: recreated and verified") == [1, 1]
+    assert f"ccops info (resolved): VM {NAME}: recreated and verified" in seen(inboxes[1])
+    assert arrived(inboxes, f"VM {NAME}: recreate started") == [1, 1]  # not again on resume
+    assert counts(inboxes) == [3, 3] and incidents(rig.setup.config()) == []
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+@pytest.fixture
+def doctor(
+    setup: Setup,
+    incus: IncusEnv,
+    vm_certs: str,  # noqa: F811
+    inboxes: Inboxes,
+    monkeypatch: pytest.MonkeyPatch,
+) -> DoctorRig:
+    """test_doctor.py's rig (every check passes) with both receivers as targets."""
+    incus.ensure_running(incus.instance)
+    aim(inboxes, monkeypatch)
+    return DoctorRig(setup, incus, vm_certs)
+
+
+def test_doctor_failing_then_passing_arrives_once_each(
+    doctor: DoctorRig, inboxes: Inboxes, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Failing twice tells once; the reminder names the failures of the last run; passing
+    closes the incident with one message, and passing again tells nothing."""
+    monkeypatch.setenv("CCOPS_NOTIFY__REMIND_AFTER", "3600")
+    plan = doctor.setup.root / "plan" / "plan.md"
+    clone = doctor.clone("builder")
+    plan.unlink()
+    fails(doctor.run("--notify"), 20, "doctor found failures: plan dir")
+    failed = "ccops doctor found failures: plan dir"
+    assert arrived(inboxes, failed) == [1, 1]
+    assert f"ccops critical: {failed}" in seen(inboxes[1])
+    clone.rename(clone.with_name("moved"))
+    fails(doctor.run("--notify"), 20, "doctor found failures: clone builder, plan dir")
+    assert counts(inboxes) == [1, 1]  # the incident is open and told already
+    notify_pending(doctor.setup.config(), clock=lambda: time.time() + 3601)
+    reminder = "ccops critical (reminder): ccops doctor found failures: clone builder, plan dir"
+    assert [box.titles()[-1] for box in inboxes] == [reminder] * 2
+    clone.with_name("moved").rename(clone)
+    plan.write_text("# plan\n")
+    ok(doctor.run("--notify"))
+    assert arrived(inboxes, "ccops doctor passes again") == [1, 1]
+    assert "ccops info (resolved): ccops doctor passes again" in seen(inboxes[1])
+    ok(doctor.run("--notify"))  # passing again: nothing to tell
+    assert counts(inboxes) == [3, 3] and incidents(doctor.setup.config()) == []

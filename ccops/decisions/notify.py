@@ -4,10 +4,12 @@ Every event in the event log passes through :func:`decide`. A :class:`Rule` row 
 an event kind means: its severity, the incident it opens or closes (a key built from the
 event's fields), its message and the command to look or fix. An incident notifies once when
 it opens, again when a more severe event escalates it, once when it closes, and every
-``remind_after`` seconds while it stays open (if its rule asks for reminders). A row marked
-``renotify`` notifies each of its events, whatever the incident's severity: its producer
-writes it once per occurrence (DONE claimed, vetoed, stopped). Adding an event kind is adding
-one row to :data:`RULES`.
+``remind_after`` seconds while it stays open (if its rule asks for reminders). An event as
+severe as its open incident updates the incident's message without a message of its own, so
+a reminder tells what is wrong now (the step a resumed recreate failed at, the last doctor
+run's failures). A row marked ``renotify`` notifies each of its events, whatever the
+incident's severity: its producer writes it once per occurrence (DONE claimed, vetoed,
+stopped). Adding an event kind is adding one row to :data:`RULES`.
 """
 
 from __future__ import annotations
@@ -271,6 +273,9 @@ def decide(
                 remind=rule.remind,
             )
             incidents[key] = _queue(key, incident, policy, outbox, now, tag="")
+        elif rule.opens and known is not None and rule.severity == known.severity:
+            update = {"message": _format(rule.message, event), "look": _format(rule.look, event)}
+            incidents[key] = known.model_copy(update=update)
         elif not rule.opens and (key in incidents or rule.alone):
             was_open = incidents.pop(key, None)
             opened = was_open or Incident(
