@@ -58,6 +58,7 @@ def ok(result: subprocess.CompletedProcess[str]) -> str:
     return result.stdout
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Every test that drives the machine's one incusd and its containers runs on one
     pytest-xdist worker, one at a time (``--dist loadgroup``). A module that sets up a module

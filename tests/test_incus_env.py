@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -75,3 +76,11 @@ def test_proxy_stops_and_starts_on_the_same_port(incus: IncusEnv) -> None:
         incus.start_proxy()
     with through_proxy(incus, incus.client_cert, incus.client_key) as api:
         assert api.get("/1.0").status_code == 200
+
+
+def test_the_incus_tests_keep_to_one_xdist_worker(
+    incus: IncusEnv, request: pytest.FixtureRequest
+) -> None:
+    """Under pytest-xdist every test of the one incusd carries the ``incus`` group, so they run on
+    one worker, one at a time (conftest.py); a pytest or xdist upgrade that drops it fails here."""
+    assert "PYTEST_XDIST_WORKER" not in os.environ or request.node.nodeid.endswith("@incus")
