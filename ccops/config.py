@@ -177,6 +177,12 @@ class WatchdogConfig(_Section):
         120, gt=0, description="seconds a working agent shows no sign of life before recovery"
     )
     wedge_step: int = Field(10, gt=0, description="seconds between rungs of the wedge ladder")
+    waiting_after: int = Field(
+        300,
+        ge=0,
+        description="seconds an agent may show a dialog before the operator is told; 0: never"
+        " (a person at the screen answers within a minute or two)",
+    )
     respawn: Literal["fresh", "resume"] = Field(
         "fresh", description="resume: a respawn continues the conversation (claude --resume)"
     )

@@ -1,4 +1,4 @@
-"""Watchdog, handoff and usage-limit decisions as data: each file in tests/cases/ is one case.
+"""The decisions as data (watchdog, handoff, limits, wedge, dialogs): one case per file.
 
 A case holds the previous state, the observation, and the exact new state and actions
 expected. Adding a case is adding a file.
@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from ccops.decisions import agent_state, handoff, limits, watchdog, wedge
+from ccops.decisions import agent_state, handoff, limits, waiting, watchdog, wedge
 from ccops.decisions.markers import parse_status
 
 CASES = Path(__file__).parent / "cases"
@@ -50,6 +50,16 @@ def test_wedge(case: dict[str, Any]) -> None:
     seen = {k: wedge.AgentSeen.model_validate(v) for k, v in case["observation"].items()}
     policy = wedge.WedgePolicy.model_validate(case["policy"])
     new_state, actions = wedge.decide(state, seen, case["now"], policy)
+    assert new_state.model_dump(mode="json") == case["expect_state"]
+    assert [a.model_dump(mode="json") for a in actions] == case["expect_actions"]
+
+
+@pytest.mark.parametrize("case", _cases("waiting"))
+def test_waiting(case: dict[str, Any]) -> None:
+    state = waiting.WaitingState.model_validate(case["state"])
+    seen = {k: waiting.AgentSeen.model_validate(v) for k, v in case["observation"].items()}
+    policy = waiting.WaitingPolicy.model_validate(case["policy"])
+    new_state, actions = waiting.decide(state, seen, case["now"], policy)
     assert new_state.model_dump(mode="json") == case["expect_state"]
     assert [a.model_dump(mode="json") for a in actions] == case["expect_actions"]
 

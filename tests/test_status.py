@@ -16,6 +16,7 @@ from faulty_proxy import FaultyProxy
 from incus_env import Vm
 from notify_receiver import receiver
 
+from ccops.cli.status import agent_text
 from ccops.statedir.events import EventLog
 from ccops.usecases.handoff_tick import handoff_tick
 from ccops.usecases.loops import wait_for
@@ -262,3 +263,11 @@ def _read_until(fd: int, enough: Any, limit: float = 30) -> str:
 
 def test_watch_with_json_is_refused_in_one_line(setup: Setup) -> None:
     fails(setup.ccops("status", "--watch", "--json"), 2, "--watch", "leave out --json")
+
+
+def test_a_waiting_agent_says_since_when_or_that_no_tick_has_seen_it_yet() -> None:
+    agent = {"state": "waiting", "since": None, "until": None, "detail": "Bash command"}
+    agent |= {"last_active": 1000.0, "ping_latency": None}
+    first = agent_text(agent, 1100.0)
+    assert first.startswith("waiting (the dialog appeared after the last watchdog tick): Bash")
+    assert agent_text({**agent, "since": 1000.0}, 1100.0).startswith("waiting since ")

@@ -158,6 +158,8 @@ def agent_text(agent: dict[str, Any], now: float) -> str:
         text = f"{state} until {_clock(until, now)} ({ahead})"
     elif since is not None:
         text = f"{state} since {_moment(since, now)}"
+    elif state == "waiting":  # a dialog no watchdog tick has seen yet
+        text = "waiting (the dialog appeared after the last watchdog tick)"
     else:
         text = state
     if agent["detail"]:

@@ -30,8 +30,17 @@ LIMIT_FOOTER = re.compile(
 )
 LIMIT_MENU = re.compile(r"(\u276f )?1\. Stop and wait for limit to reset")
 DIALOG = re.compile(
-    r"Enter to confirm · Esc to cancel|Do you want to proceed\?|(\u276f )?1\. Yes.*|Esc to cancel"
+    r"Do you want to proceed\?|(\u276f )?1\. Yes.*|Make auto mode your default permission mode\?"
+    r"|(?:.* · )?Esc to cancel(?: · .*)?"
 )
+"""A dialog's own lines, as claude 2.1.331 draws them: the permission dialog ("Do you want to
+proceed?", its hint line "Esc to cancel · Tab to amend"), a question ("Enter to confirm · Esc to
+cancel"), auto mode's "Auto mode can't check actions in this session" ("Enter to stay in auto mode
+· shift+Tab to leave for accept edits mode and stop · Esc to cancel") and its opt-in question."""
+NEEDS_PERSON = ("permission_prompt", "agent_needs_input")
+"""Notification types claude sends when it shows a dialog (2.1.331: ``agent_needs_input`` with
+auto mode's dialog). Such a hook stays the last one after a person presses Esc, so it counts only
+while no composer is drawn."""
 NOT_USAGE = "not your usage limit"
 AFTER_LIMIT = ("UserPromptSubmit", "Stop", "SessionStart")  # any of these later lifts it
 
@@ -70,16 +79,27 @@ def decide(record: dict[str, Any], screen: list[str], alive: bool) -> AgentState
     if limited is not None:
         return limited
     if any(DIALOG.fullmatch(line) for line in bottom):
-        return AgentState(State.WAITING, since, detail="dialog on screen")
-    return _from_hooks(last, since, busy=any(BUSY in line for line in bottom))
+        return AgentState(State.WAITING, _dialog_since(last), detail=dialog_title(screen))
+    busy = any(BUSY in line for line in bottom)
+    return _from_hooks(last, since, busy, composer=_composer_drawn(screen))
 
 
-def _from_hooks(last: dict[str, Any], since: float | None, busy: bool) -> AgentState:
+def _dialog_since(last: dict[str, Any]) -> float | None:
+    """When the dialog on screen appeared: the time of claude's notification about it, or
+    unknown (None) when the last hook came before it."""
+    if last.get("event") == "Notification" and last.get("notification_type") in NEEDS_PERSON:
+        return last.get("time")
+    return None
+
+
+def _from_hooks(
+    last: dict[str, Any], since: float | None, busy: bool, composer: bool
+) -> AgentState:
     event = last.get("event")
     kind = last.get("notification_type", "")
     if event == "PreCompact":
         return AgentState(State.COMPACTING, since)
-    if event == "Notification" and kind == "permission_prompt":
+    if event == "Notification" and kind in NEEDS_PERSON and not composer:
         return AgentState(State.WAITING, since, detail=str(last.get("message", "")))
     if event == "UserPromptSubmit" or busy:
         return AgentState(State.WORKING, since, detail=str(last.get("ping_id", "")))
@@ -115,12 +135,30 @@ def _limited(record: dict[str, Any], bottom: list[str]) -> AgentState | None:
     return AgentState(State.LIMITED, failure.get("time") or last.get("time"), until, detail)
 
 
+def _rules(lines: list[str]) -> list[int]:
+    return [i for i, line in enumerate(lines) if line.lstrip().startswith(RULE)]
+
+
+def _composer_drawn(screen: list[str]) -> bool:
+    """Whether claude's composer (between the last two rule lines) is on screen."""
+    rules = _rules(screen)
+    return len(rules) >= 2 and screen[rules[-2] + 1].startswith(COMPOSER)
+
+
+def dialog_title(screen: list[str]) -> str:
+    """A dialog's first line: the first text below the last rule line (or in the bottom)."""
+    lines = [line.strip() for line in screen]
+    rules = _rules(screen)
+    below = lines[rules[-1] + 1 :] if rules else screen_bottom(screen)
+    return next((line for line in below if line), "dialog on screen")
+
+
 def screen_bottom(screen: list[str]) -> list[str]:
     """The lines below claude's composer, or a dialog's last lines when there is none."""
     lines = [line.rstrip(" ") for line in screen]
     while lines and not lines[-1].strip():
         lines.pop()
-    rules = [i for i, line in enumerate(lines) if line.lstrip().startswith(RULE)]
+    rules = _rules(lines)
     if len(rules) >= 2 and lines[rules[-2] + 1].startswith(COMPOSER):
         return [line.strip() for line in lines[rules[-1] + 1 :]]
     return [line.strip() for line in lines[-DIALOG_LINES:]]

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ccops.config import Config
-from ccops.decisions import handoff, limits, notify, watchdog, wedge
+from ccops.decisions import handoff, limits, notify, waiting, watchdog, wedge
 from ccops.statedir.store import StateStore
 
 
@@ -30,3 +30,8 @@ def notify_store(config: Config) -> StateStore[notify.NotifyState]:
 def wedge_store(config: Config) -> StateStore[wedge.WedgeState]:
     """The wedge ladders: each agent's screen clock and the last rung climbed."""
     return StateStore(config.paths.state_dir, "wedge", wedge.WedgeState)
+
+
+def waiting_store(config: Config) -> StateStore[waiting.WaitingState]:
+    """The agents waiting at a dialog now: since when, and whether the operator was told."""
+    return StateStore(config.paths.state_dir, "waiting", waiting.WaitingState)

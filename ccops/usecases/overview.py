@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import time
+from dataclasses import replace
 from typing import Any
 
 from ccops.config import Config
 from ccops.decisions import agent_state
 from ccops.errors import CcopsError
 from ccops.hook import read_record
-from ccops.statedir.decision_stores import handoff_store, limits_store, watchdog_store
+from ccops.statedir.decision_stores import (
+    handoff_store,
+    limits_store,
+    waiting_store,
+    watchdog_store,
+)
 from ccops.statedir.events import EventLog
 from ccops.usecases import notify
 from ccops.usecases.loops import Loops, LoopState, LoopStatus
@@ -38,7 +44,7 @@ def overview(config: Config, vm: bool = True) -> dict[str, Any]:
     return {
         "project": config.project,
         "loops": statuses,
-        "agents": {s.name: _agent(loops, s, last_ping[s.name]) for s in statuses},
+        "agents": {s.name: _agent(config, loops, s, last_ping[s.name]) for s in statuses},
         "restarts": {name: len(watchdog.restarts.get(name, ())) for name in AGENT_NAMES},
         "waiting_for_repo": waiting_for_repo(config),
         "limit": incident.model_dump(mode="json") if incident else None,
@@ -58,11 +64,17 @@ def overview(config: Config, vm: bool = True) -> dict[str, Any]:
     }
 
 
-def _agent(loops: Loops, status: LoopStatus, ping: dict[str, Any] | None) -> dict[str, Any]:
+def _agent(
+    config: Config, loops: Loops, status: LoopStatus, ping: dict[str, Any] | None
+) -> dict[str, Any]:
     """The agent's state, when it last did anything, and the latency of the last ping to it."""
     record = read_record(loops.state_dir, status.name)
+    state = agent_of(loops, status, record)
+    if state.state is agent_state.State.WAITING and state.since is None:
+        stretch = waiting_store(config).read().agents.get(status.name)
+        state = replace(state, since=stretch.since if stretch else None)
     return {
-        **agent_of(loops, status, record).as_dict(),
+        **state.as_dict(),
         "last_active": last_active(record),
         "ping_latency": ping.get("latency") if ping else None,
     }

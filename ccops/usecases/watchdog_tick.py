@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable
 
 from ccops.config import Config
-from ccops.decisions import limits, repo, watchdog
+from ccops.decisions import agent_state, limits, repo, waiting, watchdog
 from ccops.errors import CcopsError
 from ccops.runners.claude import clock_time
-from ccops.statedir.decision_stores import watchdog_store
+from ccops.statedir.decision_stores import waiting_store, watchdog_store
 from ccops.statedir.events import EventLog
 from ccops.statedir.rotation import rotate_logs, sweep_leftovers
 from ccops.usecases.limits import limits_step
@@ -23,8 +23,8 @@ from ccops.usecases.observe import (
     status_markers,
 )
 from ccops.usecases.repo import adversary_clone
-from ccops.usecases.wedge_tick import recover_wedged, resume_session
-from ccops.vocabulary import AGENT_NAMES
+from ccops.usecases.wedge_tick import Observed, observe_agents, recover_wedged, resume_session
+from ccops.vocabulary import AGENT_NAMES, AgentName
 
 
 def watchdog_tick(config: Config, clock: Callable[[], float] = time.time) -> list[str]:
@@ -55,7 +55,9 @@ def _tick(config: Config, clock: Callable[[], float]) -> list[str]:
         if reading.problem:
             report.append(events.add("observe", problem=reading.problem)["problem"])
         markers = status_markers(config, reading)
-        report += recover_wedged(config, loops, events)  # wedged agents: usecases/wedge_tick.py
+        agents = observe_agents(loops)  # each screen captured once, for both steps
+        report += recover_wedged(config, loops, events, first=agents)  # usecases/wedge_tick.py
+        report += _waiting_step(config, events, agents, clock())
         seen = watchdog.WatchdogObservation(
             loops=loops_seen(loops, repo.supervised(AGENT_NAMES, waiting is not None)),
             done=markers.done if markers else None,
@@ -103,6 +105,37 @@ def _usage_limit(config: Config, clock: Callable[[], float], report: list[str]) 
     state, lines = limits_step(config, clock)
     report += lines
     return limits.paused(state)
+
+
+# --------------------------------------------------------------------------- dialogs
+
+
+def _waiting_step(
+    config: Config, events: EventLog, agents: dict[AgentName, Observed], now: float
+) -> list[str]:
+    """Tell the operator of an agent left at a dialog, and when it left it."""
+    policy = waiting.WaitingPolicy(waiting_after=config.watchdog.waiting_after)
+    seen = {name: _waiting_seen(agent.state) for name, agent in agents.items()}
+    with waiting_store(config).transaction() as (before, save):
+        state, actions = waiting.decide(before, seen, now, policy)
+        save(state)
+    return [_tell_waiting(events, action) for action in actions]
+
+
+def _waiting_seen(state: agent_state.AgentState) -> waiting.AgentSeen:
+    if state.state is agent_state.State.WAITING:
+        return waiting.AgentSeen(waiting=True, since=state.since, detail=state.detail)
+    return waiting.AgentSeen(waiting=False, detail=f"now {state.state.value}")
+
+
+def _tell_waiting(events: EventLog, action: waiting.WaitingAction) -> str:
+    seconds = action.seconds
+    waited = f"{seconds // 60:.0f} min" if seconds >= 60 else f"{seconds:.0f} s"
+    fields = {"since": action.since, "seconds": seconds, "waited": waited}
+    events.add(action.kind, loop=action.agent, detail=action.detail, **fields)
+    if action.kind == "waiting":
+        return f"{action.agent}: at a dialog for {waited}: {action.detail}; pings are held"
+    return f"{action.agent}: left its dialog after {waited} ({action.detail})"
 
 
 # --------------------------------------------------------------------------- crash loops

@@ -12,6 +12,7 @@ import hashlib
 import signal
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -37,20 +38,36 @@ def policy_of(config: Config) -> wedge.WedgePolicy:
     )
 
 
+@dataclass(frozen=True)
+class Observed:
+    """One live agent as a tick saw it: its pid, hook record, screen and state."""
+
+    pid: int | None
+    record: dict[str, Any]
+    screen: list[str]
+    state: agent_state.AgentState
+
+
 def recover_wedged(
     config: Config,
     loops: Loops,
     events: EventLog,
+    *,
     clock: Callable[[], float] = time.time,
     sleep: Callable[[float], None] = time.sleep,
+    first: dict[AgentName, Observed] | None = None,
 ) -> list[str]:
-    """Climb the ladder for each wedged agent; returns what happened, one line each."""
+    """Climb the ladder for each wedged agent; returns what happened, one line each.
+    ``first``: the agents as the tick already observed them (else observed here)."""
     policy = policy_of(config)
     report: list[str] = []
     with wedge_store(config).transaction() as (before, save):
         state = before
         for _ in wedge.LADDER:
-            state, actions = wedge.decide(state, observe(loops), clock(), policy)
+            observed = first if first is not None else observe_agents(loops)
+            first = None
+            seen = {name: signs_of_life(agent) for name, agent in observed.items()}
+            state, actions = wedge.decide(state, seen, clock(), policy)
             save(state)
             report += [_act(loops, events, action) for action in actions]
             if not any(a.kind in ("escape", "terminate") for a in actions):
@@ -59,8 +76,8 @@ def recover_wedged(
     return report
 
 
-def observe(loops: Loops) -> dict[AgentName, wedge.AgentSeen]:
-    """Each live agent's state and the times of its signs of life."""
+def observe_agents(loops: Loops) -> dict[AgentName, Observed]:
+    """Each live agent: its screen captured once, its hook record and its state."""
     seen = {}
     for name in AGENT_NAMES:
         status = loops.status(name)
@@ -69,15 +86,21 @@ def observe(loops: Loops) -> dict[AgentName, wedge.AgentSeen]:
         screen = loops.tmux.capture(status.session)
         record = read_record(loops.state_dir, name)
         state = agent_state.decide(record, screen, alive=True)
-        seen[name] = wedge.AgentSeen(
-            working=state.state is agent_state.State.WORKING,
-            pid=status.pid,
-            screen=hashlib.sha256("\n".join(screen).encode()).hexdigest()[:16],
-            hook=(record.get("last") or {}).get("time"),
-            status_line=(record.get("status_line") or {}).get("time"),
-            transcript=_mtime(_transcript(record)),
-        )
+        seen[name] = Observed(status.pid, record, screen, state)
     return seen
+
+
+def signs_of_life(agent: Observed) -> wedge.AgentSeen:
+    """Whether the agent is working, and the times of its signs of life."""
+    record = agent.record
+    return wedge.AgentSeen(
+        working=agent.state.state is agent_state.State.WORKING,
+        pid=agent.pid,
+        screen=hashlib.sha256("\n".join(agent.screen).encode()).hexdigest()[:16],
+        hook=(record.get("last") or {}).get("time"),
+        status_line=(record.get("status_line") or {}).get("time"),
+        transcript=_mtime(_transcript(record)),
+    )
 
 
 def _transcript(record: dict[str, Any]) -> str | None:
