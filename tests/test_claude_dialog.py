@@ -102,9 +102,14 @@ def test_real_claude_at_a_dialog_holds_pings_and_tells_the_operator_once(
         assert len(events(repos, "waiting")) == 1
         assert arrived(inboxes, f"s: {AUTO_DIALOG}; pings are held") == [1, 1]
 
-        repos.tmux("send-keys", "-t", SESSION, "Down")  # "Yes"
+        repos.tmux("send-keys", "-t", SESSION, "Down")  # "Yes", once the dialog shows it chosen
+        assert wait_for(lambda: "\u276f Yes" in _screen(tmux), 10), _screen(tmux)
         tmux.press_enter(SESSION)
-        assert wait_for(lambda: answered.exists() and _state(repos).state is State.IDLE, 30)
+        assert wait_for(lambda: answered.exists() and _state(repos).state is State.IDLE, 30), (
+            _screen(tmux),
+            answered.exists(),
+            _state(repos),
+        )
         watchdog_tick(config)
         watchdog_tick(config)
         [ended] = events(repos, "waiting-ended")
