@@ -33,6 +33,7 @@ from ccops.usecases.loops import Loops, wait_for
 from ccops.usecases.overview import agent_state_of
 
 AHEAD = 20  # seconds to the reset the API announces
+WEEKLY_AHEAD = 3 * 24 * 3600  # a weekly limit three days away: claude shows its menu
 AUTO_CONTINUE_WAIT = 200  # seconds after the reset: claude's own continue fires after 30-110
 RESUME = "ccops: the usage limit has reset"
 PING = "ccops handoff: the Adversary updated REVIEW.md"
@@ -80,10 +81,10 @@ class Rig:
         delivery = Delivery(self.tmux, self.setup.root / "pings")
         assert delivery.deliver(SESSION, text, ping_id) is Outcome.DELIVERED, self.screen()
 
-    def hit_limit(self, ahead: int) -> int:
+    def hit_limit(self, ahead: int, claim: str = "five_hour") -> int:
         """Refuse every turn from now until ``ahead`` s from now, and start a turn; the reset."""
         until = int(time.time()) + ahead
-        self.api.limit(until, "five_hour")
+        self.api.limit(until, claim)
         self.prompt("work on [ccops ping 0c0c0c0c0c]", "0c0c0c0c0c")
         return until
 
@@ -148,6 +149,25 @@ def test_real_claude_limit_menu_is_never_typed_into_and_the_held_ping_goes_once(
         assert handoff_tick(rig.config) == []
         assert (rig.count(RESUME), rig.count(PING)) == (1, 1), rig.api.turns
         assert read_record(rig.config.paths.state_dir, "builder")["last"]["event"] == "Stop"
+
+
+def test_real_claude_weekly_limit_days_away_holds_pings_and_says_the_date(
+    setup: Setup, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with real_builder(setup, tmp_path, monkeypatch, auto_continue=True, margin=150) as rig:
+        until = rig.hit_limit(WEEKLY_AHEAD, "seven_day")
+        assert wait_for(lambda: rig.state().detail == "limit menu on screen", 60), rig.screen()
+        assert wait_for(lambda: abs((rig.state().until or 0) - until) < 60, 20), rig.state()
+        setup.push("adversary", "REVIEW.md", "# REVIEW\nGate 1: PASS\n")
+        report = handoff_tick(rig.config)
+        day = time.strftime("%b %d", time.localtime(until))
+        assert report[0].startswith(f"USAGE LIMIT: both agents paused until {day} "), report
+        assert report[1].startswith("ping to builder held"), report
+        assert [e["resets"][:6] for e in events(setup, "limit")] == [day]
+        assert f"limited until {day}" in setup.ccops("status", "--no-vm").stdout
+        assert handoff_tick(rig.config)[0].startswith("ping to builder held")
+        assert rig.state().detail == "limit menu on screen", rig.screen()  # nothing typed in it
+        assert rig.count(PING) == 0, rig.api.turns
 
 
 def test_real_claude_continues_by_itself_first_and_ccops_types_no_resume(

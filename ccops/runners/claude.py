@@ -57,6 +57,7 @@ HOOK_EVENTS = (
 )
 HOOK_TIMEOUT = 10  # seconds claude waits for the recorder at most
 STATUS_REFRESH = 5  # seconds between status-line refreshes
+DAY = 24 * 3600.0
 
 
 def hook_settings(state_dir: Path, name: AgentName) -> dict[str, object]:
@@ -203,6 +204,12 @@ def wait_until(not_before: float) -> None:
 def clock_time(epoch: float) -> str:
     """``HH:MM:SS`` in local time."""
     return time.strftime("%H:%M:%S", time.localtime(epoch))
+
+
+def reset_time(epoch: float, now: float | None = None) -> str:
+    """``HH:MM:SS``, with the date when more than a day from now (a weekly limit's reset)."""
+    near = abs(epoch - (time.time() if now is None else now)) < DAY
+    return time.strftime("%H:%M:%S" if near else "%b %d %H:%M:%S", time.localtime(epoch))
 
 
 def _exec(argv: Sequence[str], env: Mapping[str, str]) -> int:

@@ -17,7 +17,7 @@ from ccops.config import Config
 from ccops.decisions import agent_state, limits
 from ccops.errors import CcopsError
 from ccops.hook import read_record
-from ccops.runners.claude import clock_time
+from ccops.runners.claude import reset_time
 from ccops.statedir.decision_stores import limits_store
 from ccops.statedir.events import EventLog
 from ccops.usecases.delivery import Delivery, Outcome, composer_text
@@ -86,7 +86,7 @@ def _act(
     config: Config, loops: Loops, events: EventLog, action: limits.LimitAction
 ) -> tuple[str, bool]:
     """Carry out one action; the report line, and False when a resume was not typed."""
-    until = "an unknown time" if action.until is None else clock_time(action.until)
+    until = "an unknown time" if action.until is None else reset_time(action.until)
     if action.kind == "limit":
         events.add("limit", until=action.until, resets=until)
         return f"USAGE LIMIT: both agents paused until {until}", True
@@ -115,7 +115,7 @@ def _resume(
     assert action.agent is not None
     session = loops.session(action.agent)
     ident = resume_id(action.agent, action.until, action.attempt or 1)
-    text = render_resume({"reset": clock_time(action.until or 0), "ping_id": ident})
+    text = render_resume({"reset": reset_time(action.until or 0), "ping_id": ident})
     delivery = Delivery(
         loops.tmux,
         config.paths.state_dir / "pings",
@@ -158,4 +158,4 @@ def paused_text(state: limits.LimitsState) -> str | None:
     if state.incident is None:
         return None
     until = state.incident.until
-    return "usage limit until " + ("an unknown time" if until is None else clock_time(until))
+    return "usage limit until " + ("an unknown time" if until is None else reset_time(until))
