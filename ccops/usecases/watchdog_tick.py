@@ -50,8 +50,8 @@ def _tick(config: Config, clock: Callable[[], float]) -> list[str]:
             events.add("watchdog-tick", actions=0)
             return report
         loops.refresh_death_hook()
-        waiting = _repo_step(config, events, report)
-        reading = read_done_source(config, waiting)
+        repo_wait = _repo_step(config, events, report)
+        reading = read_done_source(config, repo_wait)
         if reading.problem:
             report.append(events.add("observe", problem=reading.problem)["problem"])
         markers = status_markers(config, reading)
@@ -59,7 +59,7 @@ def _tick(config: Config, clock: Callable[[], float]) -> list[str]:
         report += recover_wedged(config, loops, events, first=agents)  # usecases/wedge_tick.py
         report += _waiting_step(config, events, agents, clock())
         seen = watchdog.WatchdogObservation(
-            loops=loops_seen(loops, repo.supervised(AGENT_NAMES, waiting is not None)),
+            loops=loops_seen(loops, repo.supervised(AGENT_NAMES, repo_wait is not None)),
             done=markers.done if markers else None,
             signed_off=_signed_off(config, events, report) if markers and markers.done else False,
             now=clock(),
