@@ -48,6 +48,23 @@ def _screen(tmux: TmuxServer) -> str:
     return "\n".join(line.rstrip() for line in tmux.capture(SESSION)).rstrip()
 
 
+def answer_yes(repos: Setup, tmux: TmuxServer) -> None:
+    """Choose "Yes" in claude's permission dialog as a person does: the choice shown, then
+    Enter, and Enter again while the dialog still stands (a key can land as it redraws)."""
+
+    def gone() -> bool:
+        return "Do you want to proceed?" not in _screen(tmux)
+
+    for _ in range(3):
+        if "\u276f No" in _screen(tmux):
+            repos.tmux("send-keys", "-t", SESSION, "Down")
+        assert wait_for(lambda: gone() or "\u276f Yes" in _screen(tmux), 10), _screen(tmux)
+        tmux.press_enter(SESSION)
+        if wait_for(gone, 5):
+            return
+    raise AssertionError(f"the dialog took no answer:\n{_screen(tmux)}")
+
+
 def test_real_claude_at_a_dialog_holds_pings_and_tells_the_operator_once(
     repos: Setup,
     inboxes: tuple[Received, Received],
@@ -102,9 +119,7 @@ def test_real_claude_at_a_dialog_holds_pings_and_tells_the_operator_once(
         assert len(events(repos, "waiting")) == 1
         assert arrived(inboxes, f"s: {AUTO_DIALOG}; pings are held") == [1, 1]
 
-        repos.tmux("send-keys", "-t", SESSION, "Down")  # "Yes", once the dialog shows it chosen
-        assert wait_for(lambda: "\u276f Yes" in _screen(tmux), 10), _screen(tmux)
-        tmux.press_enter(SESSION)
+        answer_yes(repos, tmux)
         assert wait_for(lambda: answered.exists() and _state(repos).state is State.IDLE, 30), (
             _screen(tmux),
             answered.exists(),
